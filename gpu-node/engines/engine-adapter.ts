@@ -1,0 +1,46 @@
+/**
+ * What the agent needs to know about one kind of engine: how to launch it, how to tell it
+ * is up, and how to read its load. One small module per engine kind implements this.
+ */
+import type { EngineKind, EngineLoad } from '../../src/protocol/node-api.ts';
+
+/** One engine as the node owner configured it (validated by gpu-node/config.ts). */
+export interface EngineConfig {
+  /** Unique within the node; defaults to servedModelName. */
+  id: string;
+  kind: EngineKind;
+  /** Weights path or hub id handed to the engine (unused by `external`). */
+  model: string;
+  /** The name clients use in `model`. */
+  servedModelName: string;
+  /** Loopback port the engine listens on (for `external`: where it already listens). */
+  port: number;
+  /** For `external`: the engine's base URL when it is not on 127.0.0.1:port. */
+  url?: string;
+  /** GPU indexes; become CUDA_VISIBLE_DEVICES. */
+  gpus: number[];
+  /** Extra command-line arguments appended to the launch command. */
+  args: string[];
+  env: Record<string, string>;
+  maxConcurrency: number;
+  /** Overrides the binary the adapter would run (e.g. a venv's `vllm`). */
+  command?: string;
+}
+
+export interface LaunchCommand {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+export interface EngineAdapter {
+  kind: EngineKind;
+  /** The binary `gpu-node check` looks for on PATH. Null when nothing is launched. */
+  binary: string | null;
+  /** Null for engines the agent does not launch (`external`). `apiKey` is the engine's own key. */
+  launchCommand(engine: EngineConfig, apiKey: string): LaunchCommand | null;
+  /** True when the engine answers health and lists the served model. */
+  probeReady(baseUrl: string, engine: EngineConfig, apiKey: string, signal: AbortSignal): Promise<boolean>;
+  /** Reads the engine's load; throws when it cannot. */
+  scrapeLoad(baseUrl: string, apiKey: string, signal: AbortSignal): Promise<EngineLoad>;
+}

@@ -1,0 +1,43 @@
+/**
+ * LMDeploy's `api_server`. Its Prometheus metrics arrived in 2025 behind `--enable-metrics`;
+ * later releases turned them on by default, replaced the flag with `--disable-metrics`, and
+ * reject the old one as an unknown argument. So no flag is passed here: on an older release
+ * that still needs it, add `--enable-metrics` to the engine's `args`.
+ * Gauges carry `model_name` and `engine` (the data-parallel rank).
+ * Source: lmdeploy/metrics/loggers.py, docs/en/advance/metrics.md, InternLM/lmdeploy PR #4108.
+ */
+import type { EngineAdapter } from './engine-adapter.ts';
+import { getEngineText, probeHealthAndModel } from './engine-http.ts';
+import { ENGINE_HOST, launchWith } from './launch.ts';
+import { parseMetricsPage, readLoad, type LoadMetricNames } from './load-metrics.ts';
+
+export const LMDEPLOY_LOAD_METRICS: LoadMetricNames = {
+  running: 'lmdeploy:num_requests_running',
+  waiting: 'lmdeploy:num_requests_waiting',
+  kvCacheUsage: ['lmdeploy:gpu_cache_usage_perc'],
+};
+
+export const lmdeployAdapter: EngineAdapter = {
+  kind: 'lmdeploy',
+  binary: 'lmdeploy',
+  launchCommand(engine, apiKey) {
+    return launchWith(engine, 'lmdeploy', [
+      'serve',
+      'api_server',
+      engine.model,
+      '--server-name',
+      ENGINE_HOST,
+      '--server-port',
+      String(engine.port),
+      '--model-name',
+      engine.servedModelName,
+      '--api-keys',
+      apiKey,
+    ]);
+  },
+  probeReady: probeHealthAndModel,
+  async scrapeLoad(baseUrl, apiKey, signal) {
+    const page = await getEngineText(baseUrl, '/metrics', apiKey, signal);
+    return readLoad(parseMetricsPage(page), LMDEPLOY_LOAD_METRICS);
+  },
+};

@@ -1,0 +1,62 @@
+/**
+ * GPU figures for the heartbeat, read from `nvidia-smi`. A node without NVIDIA GPUs (or without
+ * a working driver) reports none rather than failing: the engines' own health is what routes.
+ */
+import { execFile } from 'node:child_process';
+import type { GpuStat } from '../src/protocol/node-api.ts';
+
+export const NVIDIA_SMI_ARGS = [
+  '--query-gpu=index,uuid,name,memory.used,memory.total,utilization.gpu,temperature.gpu',
+  '--format=csv,noheader,nounits',
+] as const;
+
+/** Fields nvidia-smi could not fill read `[N/A]`, `[Not Supported]`, `[Unknown Error]` and the like. */
+function numberOrNull(field: string): number | null {
+  if (field === '' || field.startsWith('[') || field === 'N/A') return null;
+  const value = Number(field);
+  return Number.isFinite(value) ? value : null;
+}
+
+/**
+ * Parses the CSV the query above prints, one GPU a line. Lines that are not a GPU (a driver
+ * error message, a truncated line) are skipped. Names may contain commas, so the name is
+ * whatever lies between the two leading and the four trailing fields.
+ */
+export function parseNvidiaSmiCsv(text: string): GpuStat[] {
+  const stats: GpuStat[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    const fields = line.split(',').map((field) => field.trim());
+    if (fields.length < 7) continue;
+    const [indexField = '', uuid = ''] = fields;
+    const [used = '', total = '', utilization = '', temperature = ''] = fields.slice(-4);
+    const index = Number(indexField);
+    if (indexField === '' || !Number.isInteger(index) || index < 0) continue;
+    stats.push({
+      index,
+      uuid,
+      name: fields.slice(2, -4).join(', '),
+      memoryUsedMiB: numberOrNull(used),
+      memoryTotalMiB: numberOrNull(total),
+      utilizationPct: numberOrNull(utilization),
+      temperatureC: numberOrNull(temperature),
+    });
+  }
+  return stats;
+}
+
+export interface ReadGpuStatsOptions {
+  /** The nvidia-smi to run; a test points this at a recorded-output script. */
+  command?: string;
+  /** nvidia-smi can hang on a wedged driver; the heartbeat must not. */
+  timeoutMs?: number;
+}
+
+/** The GPUs nvidia-smi reports; empty when it is absent, fails, or takes too long. */
+export function readGpuStats(options: ReadGpuStatsOptions = {}): Promise<GpuStat[]> {
+  const { command = 'nvidia-smi', timeoutMs = 5_000 } = options;
+  return new Promise((resolve) => {
+    execFile(command, NVIDIA_SMI_ARGS, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout) => {
+      resolve(error ? [] : parseNvidiaSmiCsv(stdout));
+    });
+  });
+}

@@ -1,0 +1,204 @@
+/**
+ * The one door to the engines. The gateway calls `<node url><path>` with the credential it was
+ * issued at registration and `x-switchyard-engine: <id>`; the proxy checks the credential,
+ * swaps it for that engine's own API key and streams both directions without buffering.
+ * Engines listen on loopback only, so nothing reaches them except through here.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import type { Logger } from 'pino';
+import { ENGINE_HEADER, type EngineState } from '../src/protocol/node-api.ts';
+import type { AgentMetrics } from './agent-metrics.ts';
+import { sendOpenAIError } from './openai-error.ts';
+
+/** Seconds a caller should wait before trying this node again when it refuses for now. */
+const RETRY_AFTER_SECONDS = '5';
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
+  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization',
+]);
+
+export interface ProxyTarget {
+  baseUrl: string;
+  apiKey: string;
+  state: EngineState;
+}
+
+export interface ProxyOptions {
+  findEngine(id: string): ProxyTarget | undefined;
+  /** The credential the gateway issued; null until the node is registered. */
+  credential(): string | null;
+  metrics: AgentMetrics;
+  logger: Logger;
+}
+
+export class AgentProxy {
+  readonly server: http.Server;
+  private readonly options: ProxyOptions;
+  private readonly upstreamAgents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  private readonly inFlight = new Map<string, number>();
+  private idleWaiters: Array<() => void> = [];
+  private draining = false;
+
+  constructor(options: ProxyOptions) {
+    this.options = options;
+    this.server = http.createServer((req, res) => this.route(req, res));
+  }
+
+  async listen(host: string, port: number): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  /** From now on every new request is refused with 503 and retry-after; in-flight ones go on. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  inFlightTotal(): number {
+    let total = 0;
+    for (const count of this.inFlight.values()) total += count;
+    return total;
+  }
+
+  /** Resolves true once nothing is in flight, or false when `timeoutMs` passes first. */
+  async waitUntilIdle(timeoutMs: number): Promise<boolean> {
+    if (this.inFlightTotal() === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
+    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
+    const result = await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /** Stops listening and cuts whatever is still connected. */
+  async close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    this.upstreamAgents.http.destroy();
+    this.upstreamAgents.https.destroy();
+    await closed;
+  }
+
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const expected = this.options.credential();
+    if (expected === null) {
+      return sendOpenAIError(res, 503, 'node_not_registered', 'This node is not registered with the gateway yet.', {
+        'retry-after': RETRY_AFTER_SECONDS,
+      });
+    }
+    if (!credentialMatches(req.headers.authorization, expected)) {
+      return sendOpenAIError(res, 401, 'invalid_node_credential', 'Missing or wrong node credential.');
+    }
+    if (this.draining) {
+      return sendOpenAIError(res, 503, 'node_draining', 'This node is draining and takes no new requests.', {
+        'retry-after': RETRY_AFTER_SECONDS,
+      });
+    }
+    const engineId = req.headers[ENGINE_HEADER];
+    if (typeof engineId !== 'string' || engineId === '') {
+      return sendOpenAIError(res, 400, 'missing_engine', `The ${ENGINE_HEADER} header is required.`);
+    }
+    const target = this.options.findEngine(engineId);
+    if (!target) return sendOpenAIError(res, 404, 'engine_not_found', `No engine "${engineId}" on this node.`);
+    if (target.state !== 'ready') {
+      return sendOpenAIError(res, 503, 'engine_not_ready', `Engine "${engineId}" is ${target.state}.`, {
+        'retry-after': RETRY_AFTER_SECONDS,
+      });
+    }
+    this.forward(engineId, target, req, res);
+  }
+
+  private forward(engineId: string, target: ProxyTarget, req: http.IncomingMessage, res: http.ServerResponse): void {
+    const { metrics, logger } = this.options;
+    this.trackStart(engineId);
+    res.once('close', () => this.trackEnd(engineId));
+
+    const base = new URL(target.baseUrl);
+    const client = base.protocol === 'https:' ? https : http;
+    const upstream = client.request({
+      protocol: base.protocol,
+      hostname: base.hostname,
+      port: base.port,
+      method: req.method,
+      path: base.pathname.replace(/\/$/, '') + (req.url ?? '/'),
+      headers: { ...forwardableHeaders(req.headers), authorization: `Bearer ${target.apiKey}` },
+      agent: base.protocol === 'https:' ? this.upstreamAgents.https : this.upstreamAgents.http,
+    });
+    let callerGone = false;
+    // The caller went away before the answer finished: cut the engine's request so the GPU stops.
+    res.once('close', () => {
+      if (res.writableFinished) return;
+      callerGone = true;
+      upstream.destroy();
+    });
+    upstream.on('response', (answer) => {
+      metrics.proxiedRequests.inc({ engine: engineId, status: String(answer.statusCode ?? 502) });
+      res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
+      res.flushHeaders();
+      // pipeline destroys `res` if the engine dies mid-answer, so the cut is visible, not a clean end.
+      pipeline(answer, res, () => undefined);
+    });
+    upstream.on('error', (error) => {
+      if (callerGone) return;
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      metrics.proxiedRequests.inc({ engine: engineId, status: '502' });
+      logger.warn({ engine: engineId, err: error }, 'engine unreachable');
+      sendOpenAIError(res, 502, 'engine_unreachable', `Engine "${engineId}" did not answer.`);
+    });
+    req.pipe(upstream);
+  }
+
+  private trackStart(engineId: string): void {
+    this.inFlight.set(engineId, (this.inFlight.get(engineId) ?? 0) + 1);
+    this.options.metrics.inFlight.inc({ engine: engineId });
+  }
+
+  private trackEnd(engineId: string): void {
+    this.inFlight.set(engineId, (this.inFlight.get(engineId) ?? 1) - 1);
+    this.options.metrics.inFlight.dec({ engine: engineId });
+    if (this.inFlightTotal() > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** Constant-time: both sides are hashed first so neither length nor content leaks through timing. */
+function credentialMatches(header: string | undefined, expected: string): boolean {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+  if (presented === undefined) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(presented), digest(expected));
+}
+
+function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const kept: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (HOP_BY_HOP.has(name) || name.startsWith('x-switchyard-') || value === undefined) continue;
+    kept[name] = value;
+  }
+  return kept;
+}
+
+function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+  const kept: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || value === undefined) continue;
+    kept[name] = value;
+  }
+  return kept;
+}

@@ -1,0 +1,56 @@
+/**
+ * The three bearer credentials the gateway knows, told apart by prefix so that each door
+ * accepts only its own kind:
+ *   sk-<keyId>.<secret>     API key        → /v1/* (and the other OpenAI routes)
+ *   snt-<tokenId>.<secret>  node token     → POST /nodes/register
+ *   snc-<nodeId>.<secret>   node credential → the rest of /nodes/*, and gateway → agent calls
+ * Secrets are stored and compared only as SHA-256 hashes, except the node credential, which
+ * the gateway itself must present to the node.
+ */
+export type CredentialKind = 'apiKey' | 'nodeToken' | 'nodeCredential';
+
+const PREFIX: Record<CredentialKind, string> = { apiKey: 'sk-', nodeToken: 'snt-', nodeCredential: 'snc-' };
+const SHAPE = /^(sk|snt|snc)-([A-Za-z0-9]{8,64})\.([A-Za-z0-9_-]{16,128})$/;
+
+export interface ParsedCredential {
+  kind: CredentialKind;
+  id: string;
+  secret: string;
+}
+
+export function parseCredential(bearer: string): ParsedCredential | null {
+  const match = SHAPE.exec(bearer);
+  if (!match) return null;
+  const [, prefix, id, secret] = match as unknown as [string, string, string, string];
+  const kind = (Object.keys(PREFIX) as CredentialKind[]).find((k) => PREFIX[k] === `${prefix}-`);
+  return kind ? { kind, id, secret } : null;
+}
+
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+export function formatCredential(kind: CredentialKind, id: string, secret: string): string {
+  return `${PREFIX[kind]}${id}.${secret}`;
+}
+
+/** A fresh id or secret: URL-safe, from the platform CSPRNG. */
+export function randomToken(bytes: number): string {
+  const raw = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(raw, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Compares two equal-purpose strings without leaking where they differ. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const ea = new TextEncoder().encode(a);
+  const eb = new TextEncoder().encode(b);
+  if (ea.length !== eb.length) return false;
+  return crypto.subtle.timingSafeEqual(ea, eb);
+}

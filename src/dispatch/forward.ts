@@ -1,0 +1,124 @@
+/**
+ * Sends one OpenAI call to an engine: pick a lease from the model's pool, try the engine,
+ * fail over before the first byte (at most two more engines), then relay the response.
+ * Every lease goes back to its pool exactly once, on every path.
+ */
+import type { Lease, LeaseOutcome, PickResult } from '../../workers/model-pool.ts';
+import type { GatewayConfig } from '../env.ts';
+import { ApiError, ERROR_SOURCE_HEADER } from '../errors.ts';
+import { relayBody } from './relay-stream.ts';
+import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
+
+export const MAX_ATTEMPTS = 3;
+
+export interface ForwardRequest {
+  model: string;
+  pathAndQuery: string;
+  /** Bytes can be sent again to another engine; a stream cannot. */
+  body: Uint8Array | ReadableStream<Uint8Array>;
+  headers: Headers;
+  stream: boolean;
+  affinityKey?: string;
+  clientSignal: AbortSignal;
+  /** Turns a failure of the body stream itself (e.g. an upload over the cap) into the client's error. */
+  bodyError?: () => ApiError | null;
+}
+
+export async function forwardToEngine(
+  env: Env,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
+  config: GatewayConfig,
+  request: ForwardRequest,
+): Promise<Response> {
+  const pool = env.MODEL_POOL.get(env.MODEL_POOL.idFromName(request.model));
+  const returnLease = (lease: Lease, outcome: LeaseOutcome) => {
+    ctx.waitUntil(pool.release(lease.leaseId, outcome).then(() => undefined, logReleaseFailure(lease)));
+  };
+  const replayable = request.body instanceof Uint8Array;
+  const exclude: string[] = [];
+  let lastFailure: Extract<AttemptResult, { kind: 'failed' }> | undefined;
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const picked = await pool.pick({ affinityKey: request.affinityKey, exclude });
+    if (!picked.ok) {
+      if (lastFailure) break;
+      throw refusal(picked, request.model);
+    }
+    const lease = picked.lease;
+    const result = await attemptUpstream({
+      lease,
+      pathAndQuery: request.pathAndQuery,
+      body: request.body,
+      headers: request.headers,
+      expectEarlyHeaders: request.stream,
+      connectTimeoutMs: config.connectTimeoutMs,
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      clientSignal: request.clientSignal,
+    });
+    if (result.kind === 'response') return relayResponse(result, lease, config, returnLease);
+    if (result.kind === 'client_gone') {
+      returnLease(lease, 'aborted');
+      throw new ApiError(400, 'The client closed the request.', { code: 'client_closed_request' });
+    }
+    returnLease(lease, 'failed');
+    const bodyError = request.bodyError?.();
+    if (bodyError) throw bodyError;
+    exclude.push(lease.engineKey);
+    lastFailure = result;
+    if (!replayable) break;
+  }
+  return failureResponse(lastFailure!);
+}
+
+function relayResponse(
+  result: Extract<AttemptResult, { kind: 'response' }>,
+  lease: Lease,
+  config: GatewayConfig,
+  returnLease: (lease: Lease, outcome: LeaseOutcome) => void,
+): Response {
+  const { response, reader, firstChunk, abort } = result;
+  const headers = new Headers(response.headers);
+  const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
+  if (isEventStream) headers.delete('content-length');
+  if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
+  if (!reader) {
+    returnLease(lease, 'ok');
+    return new Response(null, { status: response.status, headers });
+  }
+  const body = relayBody({
+    reader,
+    firstChunk,
+    isEventStream,
+    idleTimeoutMs: config.idleTimeoutMs,
+    abortUpstream: (reason) => abort.abort(new Error(reason)),
+    onFinish: (outcome) => returnLease(lease, outcome),
+  });
+  return new Response(body, { status: response.status, headers });
+}
+
+/** After every try failed: the engine's own 5xx verbatim when there is one, else the gateway's error. */
+function failureResponse(failure: Extract<AttemptResult, { kind: 'failed' }>): Response {
+  if (failure.upstream) {
+    const headers = new Headers(failure.upstream.headers);
+    headers.set(ERROR_SOURCE_HEADER, 'upstream');
+    return new Response(failure.upstream.body, { status: failure.upstream.status, headers });
+  }
+  throw failure.error;
+}
+
+function refusal(picked: Extract<PickResult, { ok: false }>, model: string): ApiError {
+  if (picked.reason === 'unknown_model') {
+    return new ApiError(404, `The model \`${model}\` does not exist or is not served here.`, {
+      param: 'model',
+      code: 'model_not_found',
+    });
+  }
+  return new ApiError(503, `No engine serving \`${model}\` can take a request right now.`, {
+    code: 'no_available_engine',
+    headers: { 'retry-after': String(picked.retryAfterSeconds) },
+  });
+}
+
+function logReleaseFailure(lease: Lease) {
+  return (err: unknown) => console.error(`could not return lease ${lease.leaseId} on ${lease.engineKey}`, err);
+}

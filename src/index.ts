@@ -1,0 +1,35 @@
+/**
+ * The Switchyard gateway Worker: middleware order, route mounts, the one error handler,
+ * and the Durable Object classes the runtime needs to find.
+ */
+import { Hono } from 'hono';
+import type { AppEnv } from './env.ts';
+import { ApiError, renderError } from './errors.ts';
+import { requestId } from './middleware/request-id.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
+import { modelRoutes } from './routes/models.ts';
+import { nodeRoutes } from './routes/nodes.ts';
+import { openaiRoutes } from './routes/openai.ts';
+
+const app = new Hono<AppEnv>();
+
+app.use('*', requestId());
+app.get('/healthz', (c) => c.json({ ok: true }));
+app.route('/', modelRoutes);
+app.route('/', openaiRoutes);
+app.route('/', nodeRoutes);
+app.route('/', adminRoutes);
+app.route('/', dashboardRoutes);
+
+app.notFound(() => {
+  throw new ApiError(404, 'Unknown route.', { code: 'route_not_found' });
+});
+app.onError(renderError);
+
+export default app;
+
+export { ApiKey } from '../workers/api-key.ts';
+export { Directory } from '../workers/directory.ts';
+export { ModelPool } from '../workers/model-pool.ts';
+export { NodeRegistry } from '../workers/node-registry.ts';

@@ -1,0 +1,98 @@
+/**
+ * The contract between the gateway and the GPU node agent, shared by both sides
+ * (the Worker bundles it; the agent imports it directly under Node's type stripping).
+ *
+ * Agent → gateway (`/nodes/*`):
+ *   POST /nodes/register    Authorization: Bearer <node token>       body RegisterRequest  → RegisterResponse
+ *   POST /nodes/heartbeat   Authorization: Bearer <node credential>  body HeartbeatRequest → HeartbeatResponse
+ *   POST /nodes/drain       Authorization: Bearer <node credential>  (no new leases; in-flight ones finish)
+ *   POST /nodes/deregister  Authorization: Bearer <node credential>  (forget the node now)
+ * A heartbeat answered 401 with code `node_unknown` means the gateway forgot the node: register again.
+ *
+ * Gateway → agent (every proxied call):
+ *   <node url><original path>  Authorization: Bearer <node credential>
+ *                              x-switchyard-engine: <engine id>   (routes without reading the body)
+ */
+import { z } from 'zod';
+
+export const ENGINE_KINDS = ['vllm', 'sglang', 'lmdeploy', 'llamacpp', 'external', 'sim'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+/** Supervisor states; only `ready` engines receive traffic. */
+export const ENGINE_STATES = ['starting', 'ready', 'unhealthy', 'restarting', 'crashloop', 'stopped'] as const;
+export type EngineState = (typeof ENGINE_STATES)[number];
+
+/** The credential header names, in one place. */
+export const ENGINE_HEADER = 'x-switchyard-engine';
+
+/** Load scraped from an engine's /metrics, normalized across engines. */
+export const EngineLoadSchema = z.object({
+  running: z.number().nonnegative(),
+  waiting: z.number().nonnegative(),
+  /** 0..1 share of the KV cache in use. */
+  kvCacheUsage: z.number().min(0).max(1),
+});
+export type EngineLoad = z.infer<typeof EngineLoadSchema>;
+
+export const EngineReportSchema = z.object({
+  /** Unique within the node; the agent routes on it (`x-switchyard-engine`). */
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  kind: z.enum(ENGINE_KINDS),
+  /** The name clients put in `model`. */
+  model: z.string().min(1).max(256),
+  state: z.enum(ENGINE_STATES),
+  /** Null until the first successful scrape. */
+  load: EngineLoadSchema.nullable(),
+  /** Requests the engine can run at once (its batch slots); used as capacity. */
+  maxConcurrency: z.number().int().positive(),
+  restarts: z.number().int().nonnegative().default(0),
+  /** Last lines of the engine's log, for the dashboard when it misbehaves. */
+  lastLogLines: z.array(z.string().max(2000)).max(50).default([]),
+});
+export type EngineReport = z.infer<typeof EngineReportSchema>;
+
+/** One GPU as `nvidia-smi` reports it; null where it said `[N/A]`. */
+export const GpuStatSchema = z.object({
+  index: z.number().int().nonnegative(),
+  uuid: z.string(),
+  name: z.string(),
+  memoryUsedMiB: z.number().nullable(),
+  memoryTotalMiB: z.number().nullable(),
+  utilizationPct: z.number().nullable(),
+  temperatureC: z.number().nullable(),
+});
+export type GpuStat = z.infer<typeof GpuStatSchema>;
+
+export const RegisterRequestSchema = z.object({
+  name: z.string().min(1).max(128),
+  /** The base URL the gateway uses to reach this node's agent proxy. */
+  url: z.url({ protocol: /^https?$/ }),
+  agentVersion: z.string().max(64).default('unknown'),
+  engines: z.array(EngineReportSchema).max(64),
+  gpus: z.array(GpuStatSchema).max(64).default([]),
+});
+export type RegisterRequest = z.input<typeof RegisterRequestSchema>;
+
+export const RegisterResponseSchema = z.object({
+  nodeId: z.string(),
+  /** Presented by the gateway on every call to the node, and by the agent on heartbeats. */
+  credential: z.string(),
+  heartbeatIntervalMs: z.number().int().positive(),
+});
+export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
+
+export const HeartbeatRequestSchema = z.object({
+  engines: z.array(EngineReportSchema).max(64),
+  gpus: z.array(GpuStatSchema).max(64).default([]),
+});
+export type HeartbeatRequest = z.input<typeof HeartbeatRequestSchema>;
+
+export const HeartbeatResponseSchema = z.object({
+  ok: z.literal(true),
+  /** True once the gateway has been told the node drains. */
+  draining: z.boolean(),
+});
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
+
+/** The code a heartbeat gets when the gateway has no record of the node. */
+export const NODE_UNKNOWN_CODE = 'node_unknown';

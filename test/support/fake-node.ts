@@ -1,0 +1,114 @@
+/**
+ * A scripted stand-in for a node agent, for the gateway's tests. The engine the gateway asks
+ * for (`x-switchyard-engine`) picks the behaviour:
+ *   ok / ok-*      answers: JSON echo of what it received, or SSE when `stream: true`
+ *   fail500        500 with an engine error body
+ *   midstream      SSE: two events, then the connection drops
+ *   stall          SSE: one event, then silence
+ *   slow           SSE: an event every 50 ms for 10 s (for client-abort tests)
+ *   silent         never answers at all
+ * GET /__log lists what arrived (headers, body size, whether the caller went away).
+ */
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface LoggedRequest {
+  path: string;
+  engine: string;
+  headers: Record<string, string | string[] | undefined>;
+  bodyBytes: number;
+  bodySha256: string;
+  callerGone: boolean;
+}
+
+export async function startFakeNode(): Promise<{ url: string; close(): Promise<void> }> {
+  const log: LoggedRequest[] = [];
+  const server = createServer(async (req, res) => {
+    if (req.url === '/__log') return json(res, 200, log);
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const entry: LoggedRequest = {
+      path: req.url ?? '',
+      engine: String(req.headers['x-switchyard-engine'] ?? ''),
+      headers: req.headers,
+      bodyBytes: body.length,
+      bodySha256: createHash('sha256').update(body).digest('hex'),
+      callerGone: false,
+    };
+    log.push(entry);
+    res.on('close', () => {
+      if (!res.writableFinished) entry.callerGone = true;
+    });
+    respond(entry, req, body, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: ServerResponse): void {
+  const parsed = parseJson(req, body);
+  const engine = entry.engine;
+  if (engine === 'silent') return;
+  if (engine === 'fail500') {
+    return json(res, 500, { error: { message: 'engine exploded', type: 'InternalServerError', code: 500 } });
+  }
+  if (engine === 'midstream') {
+    sse(res, [chunk('Hel'), chunk('lo')]);
+    setTimeout(() => res.socket?.destroy(), 20);
+    return;
+  }
+  if (engine === 'stall') return sse(res, [chunk('wait')]);
+  if (engine === 'slow') {
+    sse(res, []);
+    const timer = setInterval(() => res.write(`data: ${JSON.stringify(chunk('.'))}\n\n`), 50);
+    res.on('close', () => clearInterval(timer));
+    setTimeout(() => res.end('data: [DONE]\n\n'), 10_000);
+    return;
+  }
+  if (parsed?.stream === true) {
+    sse(res, [chunk('Hello'), chunk(', world')]);
+    return void res.end('data: [DONE]\n\n');
+  }
+  json(res, 200, {
+    id: 'chatcmpl-fake',
+    object: 'chat.completion',
+    model: parsed?.model ?? null,
+    system_fingerprint: `fake-${engine}`,
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello, world' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    received: { body: parsed, contentType: req.headers['content-type'] ?? null, bytes: body.length },
+  });
+}
+
+function parseJson(req: IncomingMessage, body: Buffer): Record<string, unknown> | null {
+  if (!String(req.headers['content-type'] ?? '').includes('json')) return null;
+  try {
+    return JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
+
+function chunk(content: string) {
+  return { id: 'chatcmpl-fake', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] };
+}
+
+function sse(res: ServerResponse, events: unknown[]): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  for (const event of events) res.write(`data: ${JSON.stringify(event)}\n\n`);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
