@@ -6,11 +6,11 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import packageJson from '../package.json' with { type: 'json' };
-import type { EngineReport, GpuStat } from '../src/protocol/node-api.ts';
+import type { EngineReport } from '../src/protocol/node-api.ts';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.ts';
 import type { AgentConfig } from './config.ts';
 import { adapterFor } from './engines/index.ts';
-import { type GatewayClientTimings, GatewayClient } from './gateway-client.ts';
+import { describeError, type GatewayClientTimings, GatewayClient } from './gateway-client.ts';
 import { readGpuStats } from './gpu-stats.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 import { AgentProxy } from './proxy.ts';
@@ -71,9 +71,9 @@ export class Agent {
         url: config.node.publicUrl,
         agentVersion: packageJson.version,
         engines: this.engineReports(),
-        gpus: await this.gpuStats(),
+        gpus: await readGpuStats(),
       }),
-      heartbeat: async () => ({ engines: this.engineReports(), gpus: await this.gpuStats() }),
+      heartbeat: async () => ({ engines: this.engineReports(), gpus: await readGpuStats() }),
       failed: () => this.metrics.heartbeatFailures.inc(),
     });
     this.proxy = new AgentProxy({
@@ -97,7 +97,7 @@ export class Agent {
         this.logger.info({ address: this.metricsServer.address }, 'metrics listening');
       } catch (error) {
         // Serving is the job; a busy metrics port should not keep the node off the gateway.
-        this.logger.error({ err: error, metricsListen }, 'metrics listener failed; continuing without /metrics');
+        this.logger.error({ reason: describeError(error), metricsListen }, 'metrics listener failed; continuing without /metrics');
       }
     }
     this.gateway.start();
@@ -134,7 +134,7 @@ export class Agent {
   private async drainAndStop(): Promise<void> {
     const { config } = this.options;
     this.logger.info({ drainTimeoutMs: config.drainTimeoutMs }, 'draining');
-    await this.gateway.drain().catch((error: unknown) => this.logger.warn({ err: error }, 'could not tell the gateway'));
+    await this.gateway.drain().catch((error: unknown) => this.logger.warn({ reason: describeError(error) }, 'could not tell the gateway'));
     this.proxy.startDraining();
     const inFlight = this.proxy.inFlightTotal();
     if (inFlight > 0) {
@@ -144,7 +144,7 @@ export class Agent {
       if (!idle) this.logger.warn({ inFlight: this.proxy.inFlightTotal() }, 'drain cut short; dropping what is left');
     }
     await this.gateway.stop();
-    await this.gateway.deregister().catch((error: unknown) => this.logger.warn({ err: error }, 'could not deregister'));
+    await this.gateway.deregister().catch((error: unknown) => this.logger.warn({ reason: describeError(error) }, 'could not deregister'));
     await this.proxy.close();
     await Promise.all([...this.supervisors.values()].map((supervisor) => supervisor.stop()));
     await this.metricsServer?.close();
@@ -153,14 +153,5 @@ export class Agent {
 
   private engineReports(): EngineReport[] {
     return [...this.supervisors.values()].map((supervisor) => supervisor.report());
-  }
-
-  private async gpuStats(): Promise<GpuStat[]> {
-    try {
-      return await readGpuStats();
-    } catch (error) {
-      this.logger.debug({ err: error }, 'no GPU stats');
-      return [];
-    }
   }
 }

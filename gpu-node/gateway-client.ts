@@ -116,8 +116,9 @@ export class GatewayClient {
         }
         this.options.failed?.(failure);
         const action = this.registered === null ? 'registration' : 'heartbeat';
-        if (failures === 0) this.logger.warn({ err: failure }, `${action} failed; retrying with backoff`);
-        else this.logger.debug({ err: failure, failures }, `${action} failed again`);
+        const reason = describeError(failure);
+        if (failures === 0) this.logger.warn({ reason, status: failure.status }, `${action} failed; retrying with backoff`);
+        else this.logger.debug({ reason, failures }, `${action} failed again`);
         await sleep(fullJitterDelay(failures++, this.timings.retry), signal);
       }
     }
@@ -182,6 +183,13 @@ function parseAnswer<T>(path: string, text: string, schema: z.ZodType<T>): T {
 function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
   return new GatewayError(error instanceof Error ? error.message : String(error), { status: null, code: null, cause: error });
+}
+
+/** One line for the log: the message and its causes ("cannot reach …: fetch failed: connect ECONNREFUSED …"). */
+export function describeError(error: unknown): string {
+  const parts: string[] = [];
+  for (let current = error; current instanceof Error && parts.length < 5; current = current.cause) parts.push(current.message);
+  return parts.length > 0 ? parts.join(': ') : String(error);
 }
 
 function safeJson(text: string): unknown {

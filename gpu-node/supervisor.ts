@@ -204,7 +204,7 @@ export class EngineSupervisor {
     const redacted = [command.command, ...command.args].join(' ').replaceAll(this.apiKey, '***');
     const gone = (description: string) => {
       this.log.note(description);
-      this.logger.warn({ pid: child.pid }, `engine ${description}`);
+      this.logger[stop.aborted ? 'info' : 'warn']({ pid: child.pid }, `engine ${description}`);
       // Workers the leader forked would hold GPU memory across the restart; stop() handles its own group.
       if (child.pid !== undefined && !stop.aborted) signalGroup(child.pid, 'SIGKILL');
       if (this.child === child) this.child = null;

@@ -27,7 +27,9 @@ export async function bundleWorker(root: string, outDir: string, main: string): 
 
   const output = await run(process.execPath, [wrangler, 'deploy', '--dry-run', '--outdir', outDir], root);
   if (output.code !== 0) {
-    throw new StartError(`wrangler could not bundle the Worker (exit code ${output.code}):\n${output.text.trimEnd()}`);
+    throw new StartError(
+      `wrangler could not bundle the Worker (exit code ${output.code}):\n${output.text.trimEnd()}`,
+    );
   }
 
   const files = fs
@@ -36,7 +38,9 @@ export async function bundleWorker(root: string, outDir: string, main: string): 
     .map((entry) => path.relative(outDir, path.join(entry.parentPath, entry.name)).split(path.sep).join('/'));
   const mainModule = `${path.basename(main, path.extname(main))}.js`;
   if (!files.includes(mainModule)) {
-    throw new StartError(`wrangler wrote no ${mainModule} to ${outDir} (found: ${files.join(', ') || 'nothing'})`);
+    throw new StartError(
+      `wrangler wrote no ${mainModule} to ${outDir} (found: ${files.join(', ') || 'nothing'})`,
+    );
   }
   const modules = [mainModule, ...files.filter((file) => file !== mainModule).sort()];
   const bytes = modules.reduce((sum, file) => sum + fs.statSync(path.join(outDir, file)).size, 0);
@@ -47,7 +51,7 @@ function run(command: string, args: string[], cwd: string): Promise<{ code: numb
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', FORCE_COLOR: '0' },
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let text = '';

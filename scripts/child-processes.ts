@@ -24,14 +24,19 @@ export interface ManagedChild {
 export interface SpawnOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
-  /** stdout and stderr are appended here, so the terminal stays readable. */
+  /** stdout and stderr go here (emptied first), so the terminal stays readable. */
   logFile: string;
   /** Extra descriptors after stdin/stdout/stderr (fd 3 onwards). */
   extraStdio?: Array<'pipe' | 'ignore'>;
 }
 
-export function spawnManaged(name: string, command: string, args: string[], options: SpawnOptions): ManagedChild {
-  const log = fs.openSync(options.logFile, 'a');
+export function spawnManaged(
+  name: string,
+  command: string,
+  args: string[],
+  options: SpawnOptions,
+): ManagedChild {
+  const log = fs.openSync(options.logFile, 'w');
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,

@@ -26,7 +26,9 @@ export function readState(file: string): LocalState {
   }
   const parsed = LocalStateSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new StartError(`${file}: ${z.prettifyError(parsed.error)}; run \`npm start -- --fresh\` to start over`);
+    throw new StartError(
+      `${file}: ${z.prettifyError(parsed.error)}; run \`npm start -- --fresh\` to start over`,
+    );
   }
   return parsed.data;
 }
@@ -40,7 +42,9 @@ export function writeState(file: string, state: LocalState): void {
 export function readDevVars(file: string): Record<string, string> {
   if (!fs.existsSync(file)) return {};
   const parsed = parseEnv(fs.readFileSync(file, 'utf8'));
-  return Object.fromEntries(Object.entries(parsed).filter((entry): entry is [string, string] => entry[1] !== undefined));
+  return Object.fromEntries(
+    Object.entries(parsed).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }
 
 export interface AdminToken {
@@ -57,9 +61,14 @@ export function resolveAdminToken(
   state: LocalState,
   stateFile: string,
 ): AdminToken {
-  if (env.ADMIN_TOKEN) return { token: env.ADMIN_TOKEN, source: 'the ADMIN_TOKEN environment variable', state };
+  if (env.ADMIN_TOKEN)
+    return { token: env.ADMIN_TOKEN, source: 'the ADMIN_TOKEN environment variable', state };
   if (devVars.ADMIN_TOKEN) return { token: devVars.ADMIN_TOKEN, source: '.dev.vars', state };
   if (state.adminToken) return { token: state.adminToken, source: `${stateFile} (adminToken)`, state };
   const token = `adm_${crypto.randomBytes(24).toString('base64url')}`;
-  return { token, source: `${stateFile} (adminToken, generated on first start)`, state: { ...state, adminToken: token } };
+  return {
+    token,
+    source: `${stateFile} (adminToken, generated on first start)`,
+    state: { ...state, adminToken: token },
+  };
 }

@@ -27,7 +27,9 @@ export async function waitForHealthy(gatewayUrl: string, timeoutMs: number): Pro
     }
     await sleep(100);
   }
-  throw new StartError(`the gateway's GET /healthz did not answer 200 within ${timeoutMs} ms (last: ${last})`);
+  throw new StartError(
+    `the gateway's GET /healthz did not answer 200 within ${timeoutMs} ms (last: ${last})`,
+  );
 }
 
 /** True when the gateway still knows the key (its Durable Object storage was not wiped). */
@@ -35,17 +37,26 @@ async function keyWorks(gatewayUrl: string, key: string): Promise<boolean> {
   const response = await fetch(`${gatewayUrl}/v1/models`, { headers: { authorization: `Bearer ${key}` } });
   if (response.status === 200) return true;
   if (response.status === 401) return false;
-  throw new StartError(`GET /v1/models with the demo key answered HTTP ${response.status}: ${await response.text()}`);
+  throw new StartError(
+    `GET /v1/models with the demo key answered HTTP ${response.status}: ${await response.text()}`,
+  );
 }
 
-async function adminPost<T>(gatewayUrl: string, adminToken: string, route: string, body: unknown, schema: z.ZodType<T>): Promise<T> {
+async function adminPost<T>(
+  gatewayUrl: string,
+  adminToken: string,
+  route: string,
+  body: unknown,
+  schema: z.ZodType<T>,
+): Promise<T> {
   const response = await fetch(`${gatewayUrl}${route}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
   const text = await response.text();
-  if (response.status !== 201) throw new StartError(`POST ${route} answered HTTP ${response.status}: ${text}`);
+  if (response.status !== 201)
+    throw new StartError(`POST ${route} answered HTTP ${response.status}: ${text}`);
   const parsed = schema.safeParse(JSON.parse(text));
   if (!parsed.success) throw new StartError(`POST ${route} answered an unexpected body: ${text}`);
   return parsed.data;
@@ -56,15 +67,29 @@ export interface SeedResult {
   seeded: boolean;
 }
 
-export async function ensureSeeded(gatewayUrl: string, adminToken: string, state: LocalState): Promise<SeedResult> {
+export async function ensureSeeded(
+  gatewayUrl: string,
+  adminToken: string,
+  state: LocalState,
+): Promise<SeedResult> {
   const { demoKey, nodeToken } = state;
   if (demoKey && nodeToken && (await keyWorks(gatewayUrl, demoKey.key))) {
     return { state: { ...state, demoKey, nodeToken }, seeded: false };
   }
   const key = await adminPost(gatewayUrl, adminToken, '/admin/api/keys', DEMO_KEY_REQUEST, CreatedKeySchema);
-  const token = await adminPost(gatewayUrl, adminToken, '/admin/api/node-tokens', NODE_TOKEN_REQUEST, CreatedNodeTokenSchema);
+  const token = await adminPost(
+    gatewayUrl,
+    adminToken,
+    '/admin/api/node-tokens',
+    NODE_TOKEN_REQUEST,
+    CreatedNodeTokenSchema,
+  );
   return {
-    state: { ...state, demoKey: { id: key.id, key: key.key }, nodeToken: { id: token.id, token: token.token } },
+    state: {
+      ...state,
+      demoKey: { id: key.id, key: key.key },
+      nodeToken: { id: token.id, token: token.token },
+    },
     seeded: true,
   };
 }
@@ -92,7 +117,9 @@ export async function waitForModels(
 
 async function listModels(gatewayUrl: string, apiKey: string): Promise<string[]> {
   try {
-    const response = await fetch(`${gatewayUrl}/v1/models`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const response = await fetch(`${gatewayUrl}/v1/models`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
     if (response.status !== 200) return [];
     const parsed = ModelListSchema.safeParse(await response.json());
     return parsed.success ? parsed.data.data.map((model) => model.id) : [];

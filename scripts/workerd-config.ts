@@ -20,9 +20,7 @@ const WranglerTomlSchema = z.object({
         .default([]),
     })
     .default({ bindings: [] }),
-  migrations: z
-    .array(z.object({ new_sqlite_classes: z.array(z.string()).default([]) }))
-    .default([]),
+  migrations: z.array(z.object({ new_sqlite_classes: z.array(z.string()).default([]) })).default([]),
   vars: z.record(z.string(), z.unknown()).default({}),
 });
 export type WranglerToml = z.infer<typeof WranglerTomlSchema>;
@@ -66,23 +64,30 @@ export function generateWorkerdConfig(input: WorkerdConfigInput): string {
   const classNames = [...new Set(toml.durable_objects.bindings.map((b) => b.class_name))];
   const foreign = toml.durable_objects.bindings.find((b) => b.script_name !== undefined);
   if (foreign) {
-    throw new StartError(`Durable Object binding ${foreign.name} names another Worker; only this Worker's classes run locally`);
+    throw new StartError(
+      `Durable Object binding ${foreign.name} names another Worker; only this Worker's classes run locally`,
+    );
   }
   if (input.modules.length === 0) throw new StartError('the bundle has no modules');
 
   const embedPath = (file: string) =>
     path.relative(input.configDir, path.join(input.bundleDir, file)).split(path.sep).join('/');
-  const modules = input.modules.map((file) => `(name = ${str(file)}, ${moduleKind(file)} = embed ${str(embedPath(file))})`);
+  const modules = input.modules.map(
+    (file) => `(name = ${str(file)}, ${moduleKind(file)} = embed ${str(embedPath(file))})`,
+  );
 
   const bindings = [
     ...Object.entries(toml.vars).map(([name, value]) => varBinding(name, value, input.env[name])),
     ...input.secretNames.map((name) => `(name = ${str(name)}, fromEnvironment = ${str(name)})`),
-    ...toml.durable_objects.bindings.map((b) => `(name = ${str(b.name)}, durableObjectNamespace = ${str(b.class_name)})`),
+    ...toml.durable_objects.bindings.map(
+      (b) => `(name = ${str(b.name)}, durableObjectNamespace = ${str(b.class_name)})`,
+    ),
   ];
   // `<worker name>-<class>` is the uniqueKey `workerd deploy` gives a wrangler project's classes,
   // so the same storage would be found if this machine later moved to that mode.
   const namespaces = classNames.map(
-    (cls) => `(className = ${str(cls)}, uniqueKey = ${str(`${toml.name}-${cls}`)}, enableSql = ${sqliteClasses.has(cls)})`,
+    (cls) =>
+      `(className = ${str(cls)}, uniqueKey = ${str(`${toml.name}-${cls}`)}, enableSql = ${sqliteClasses.has(cls)})`,
   );
   const date =
     input.maxCompatibilityDate && toml.compatibility_date > input.maxCompatibilityDate
@@ -95,7 +100,10 @@ export function generateWorkerdConfig(input: WorkerdConfigInput): string {
     `compatibilityFlags = ${list(toml.compatibility_flags.map(str), 4)}`,
     `bindings = ${list(bindings, 4)}`,
     ...(classNames.length > 0
-      ? [`durableObjectNamespaces = ${list(namespaces, 4)}`, `durableObjectStorage = (localDisk = "do-storage")`]
+      ? [
+          `durableObjectNamespaces = ${list(namespaces, 4)}`,
+          `durableObjectStorage = (localDisk = "do-storage")`,
+        ]
       : []),
     // The default outbound refuses private and loopback addresses; GPU nodes often live there.
     `globalOutbound = "outbound"`,

@@ -33,7 +33,7 @@ export interface StartWorkerdOptions {
 
 export async function startWorkerd(options: StartWorkerdOptions): Promise<RunningWorkerd> {
   const child = spawnManaged(
-    'workerd',
+    'gateway (workerd)',
     workerdPackage().default,
     ['serve', options.configPath, '--experimental', '--control-fd=3'],
     { cwd: options.cwd, env: options.env, logFile: options.logFile, extraStdio: ['pipe'] },
@@ -44,10 +44,16 @@ export async function startWorkerd(options: StartWorkerdOptions): Promise<Runnin
     const port = await Promise.race([
       listenPort(control),
       child.exited.then((exit) => {
-        throw new StartError(`workerd stopped before it listened (${describeExit(exit)}):\n${tailLog(options.logFile)}`);
+        throw new StartError(
+          `workerd stopped before it listened (${describeExit(exit)}):\n${tailLog(options.logFile)}`,
+        );
       }),
       new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new StartError(`workerd did not listen within ${timeoutMs} ms; see ${options.logFile}`)), timeoutMs).unref(),
+        setTimeout(
+          () =>
+            reject(new StartError(`workerd did not listen within ${timeoutMs} ms; see ${options.logFile}`)),
+          timeoutMs,
+        ).unref(),
       ),
     ]);
     return { child, port };

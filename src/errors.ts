@@ -70,9 +70,15 @@ export function renderError(err: unknown, c: Context): Response {
   const apiError =
     err instanceof ApiError
       ? err
-      : new ApiError(500, 'The gateway failed to handle this request.', { code: 'internal_error', cause: err });
+      : new ApiError(500, 'The gateway failed to handle this request.', {
+          code: 'internal_error',
+          cause: err,
+        });
   if (apiError.status >= 500 && !(err instanceof ApiError)) {
     console.error('unhandled error', c.req.method, c.req.path, err);
   }
-  return c.json(apiError.toBody(), apiError.status, { ...apiError.headers, [ERROR_SOURCE_HEADER]: 'gateway' });
+  const headers: Record<string, string> = { ...apiError.headers, [ERROR_SOURCE_HEADER]: 'gateway' };
+  const requestId = c.get('requestId') as string | undefined;
+  if (requestId) headers['x-request-id'] = requestId;
+  return c.json(apiError.toBody(), apiError.status, headers);
 }

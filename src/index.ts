@@ -22,9 +22,12 @@ app.route('/', nodeRoutes);
 app.route('/', adminRoutes);
 app.route('/', dashboardRoutes);
 
-app.notFound(() => {
-  throw new ApiError(404, 'Unknown route.', { code: 'route_not_found' });
-});
+app.notFound((c) =>
+  renderError(
+    new ApiError(404, `Unknown route: ${c.req.method} ${c.req.path}`, { code: 'route_not_found' }),
+    c,
+  ),
+);
 app.onError(renderError);
 
 export default app;

@@ -16,8 +16,7 @@ export interface KeyRecord {
 }
 
 export type Admission =
-  | { ok: true; keyId: string; tenant: string }
-  | { ok: false; reason: 'invalid_key' | 'revoked_key' };
+  { ok: true; keyId: string; tenant: string } | { ok: false; reason: 'invalid_key' | 'revoked_key' };
 
 export class ApiKey extends DurableObject<Env> {
   private record: KeyRecord | null = null;

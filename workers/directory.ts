@@ -52,7 +52,13 @@ export class Directory extends DurableObject<Env> {
       input.tenant,
       createdAt,
     );
-    return { id, name: input.name, tenant: input.tenant, createdAt, key: formatCredential('apiKey', id, secret) };
+    return {
+      id,
+      name: input.name,
+      tenant: input.tenant,
+      createdAt,
+      key: formatCredential('apiKey', id, secret),
+    };
   }
 
   async createNodeToken(input: { name: string }): Promise<NodeTokenSummary & { token: string }> {

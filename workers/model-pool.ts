@@ -184,7 +184,12 @@ export class ModelPool extends DurableObject<Env> {
       .toArray();
     for (const row of rows) {
       const engine = JSON.parse(row.data) as PoolEngine;
-      this.engines.set(row.engine_key, { ...engine, engineKey: row.engine_key, inflight: 0, leasesSinceReport: 0 });
+      this.engines.set(row.engine_key, {
+        ...engine,
+        engineKey: row.engine_key,
+        inflight: 0,
+        leasesSinceReport: 0,
+      });
     }
     this.recountInflight();
   }
@@ -192,7 +197,9 @@ export class ModelPool extends DurableObject<Env> {
   private recountInflight(): void {
     for (const engine of this.engines.values()) engine.inflight = 0;
     const counts = this.ctx.storage.sql
-      .exec<{ engine_key: string; n: number }>('SELECT engine_key, COUNT(*) AS n FROM leases GROUP BY engine_key')
+      .exec<{ engine_key: string; n: number }>(
+        'SELECT engine_key, COUNT(*) AS n FROM leases GROUP BY engine_key',
+      )
       .toArray();
     for (const { engine_key, n } of counts) {
       const engine = this.engines.get(engine_key);

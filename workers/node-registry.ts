@@ -154,7 +154,11 @@ export class NodeRegistry extends DurableObject<Env> {
 
   private async save(node: NodeRecord, previousEngines: EngineReport[]): Promise<void> {
     this.nodes.set(node.id, node);
-    this.ctx.storage.sql.exec('INSERT OR REPLACE INTO nodes (id, data) VALUES (?, ?)', node.id, JSON.stringify(node));
+    this.ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO nodes (id, data) VALUES (?, ?)',
+      node.id,
+      JSON.stringify(node),
+    );
     await this.syncPools(node, previousEngines);
   }
 

@@ -1,7 +1,8 @@
 /**
  * The engine simulator (gpu-node/sim/main.ts), a labelled test and demo tool. It runs on the
  * agent's own Node (type stripping runs the .ts directly) and answers like vLLM, /metrics
- * names included, so it is probed and scraped exactly as vLLM is.
+ * names included, so it is probed and scraped exactly as vLLM is. Its batch slots are the
+ * engine's maxConcurrency, so the capacity the gateway is told is the one the simulator has.
  */
 import { fileURLToPath } from 'node:url';
 import type { EngineAdapter } from './engine-adapter.ts';
@@ -26,6 +27,8 @@ export const simAdapter: EngineAdapter = {
       apiKey,
       '--engine-id',
       engine.id,
+      '--max-batch',
+      String(engine.maxConcurrency),
     ]);
   },
   probeReady: probeHealthAndModel,

@@ -40,7 +40,9 @@ export class FaultInjector {
     this.#completed++;
     const { crashAfter } = this.#options;
     if (crashAfter !== undefined && this.#completed >= crashAfter) {
-      process.stderr.write(`switchyard-sim: crashing on purpose after ${this.#completed} requests (--crash-after)\n`);
+      process.stderr.write(
+        `switchyard-sim: crashing on purpose after ${this.#completed} requests (--crash-after)\n`,
+      );
       process.exit(1);
     }
   }

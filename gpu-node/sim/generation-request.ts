@@ -4,6 +4,7 @@
  * and ignored.
  */
 import { z } from 'zod';
+import { validateBody } from './http-io.ts';
 import type { GenerationPlan } from './sim-engine.ts';
 import { SimError } from './sim-error.ts';
 import type { SimOptions } from './options.ts';
@@ -21,7 +22,13 @@ const commonFields = {
 const chatRequestSchema = z.looseObject({
   ...commonFields,
   messages: z
-    .array(z.looseObject({ role: z.string(), content: z.unknown().optional(), tool_calls: z.unknown().optional() }))
+    .array(
+      z.looseObject({
+        role: z.string(),
+        content: z.unknown().optional(),
+        tool_calls: z.unknown().optional(),
+      }),
+    )
     .min(1),
   tools: z.unknown().optional(),
   add_generation_prompt: z.boolean().nullish(),
@@ -45,14 +52,6 @@ export interface GenerationRequest {
   includeUsage: boolean;
 }
 
-function parseWith<T>(schema: z.ZodType<T>, body: unknown): T {
-  const parsed = schema.safeParse(body);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const param = issue === undefined || issue.path.length === 0 ? null : issue.path.join('.');
-  throw new SimError(z.prettifyError(parsed.error), { status: 400, param, cause: parsed.error });
-}
-
 function promptTokensOf(prompt: z.infer<typeof completionRequestSchema>['prompt']): string[] {
   if (typeof prompt === 'string') return tokenizeText(prompt);
   const [first] = prompt;
@@ -61,19 +60,23 @@ function promptTokensOf(prompt: z.infer<typeof completionRequestSchema>['prompt'
   return tokenizeIds(prompt as number[]);
 }
 
-export function parseGenerationRequest(kind: GenerationKind, body: unknown, options: SimOptions): GenerationRequest {
-  const common = parseWith(z.looseObject(commonFields), body);
+export function parseGenerationRequest(
+  kind: GenerationKind,
+  body: unknown,
+  options: SimOptions,
+): GenerationRequest {
+  const common = validateBody(z.looseObject(commonFields), body);
   if (common.model !== options.servedModelName) {
     throw new SimError(`The model \`${common.model}\` does not exist.`, { status: 404, param: 'model' });
   }
   let promptTokens: string[];
   let requestedTokens: number | null | undefined = common.max_tokens;
   if (kind === 'chat') {
-    const chat = parseWith(chatRequestSchema, body);
+    const chat = validateBody(chatRequestSchema, body);
     promptTokens = tokenizeText(renderChat(chat.messages, chat.tools, chat.add_generation_prompt ?? true));
     requestedTokens = chat.max_completion_tokens ?? chat.max_tokens;
   } else {
-    promptTokens = promptTokensOf(parseWith(completionRequestSchema, body).prompt);
+    promptTokens = promptTokensOf(validateBody(completionRequestSchema, body).prompt);
   }
 
   const room = options.maxModelLen - promptTokens.length;

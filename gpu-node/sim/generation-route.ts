@@ -40,7 +40,11 @@ function envelope(kind: GenerationKind, stream: boolean, identity: ResponseIdent
   };
 }
 
-function streamChoice(kind: GenerationKind, delta: { role?: string; content?: string }, finishReason: string | null) {
+function streamChoice(
+  kind: GenerationKind,
+  delta: { role?: string; content?: string },
+  finishReason: string | null,
+) {
   const text = kind === 'chat' ? { delta } : { text: delta.content ?? '' };
   return { index: 0, ...text, logprobs: null, finish_reason: finishReason };
 }
@@ -63,7 +67,10 @@ export async function streamGeneration(
   let cachedTokens = 0;
   for await (const token of tokens) {
     if (completionTokens === 0 && request.kind === 'chat') {
-      sendEvent(response, { ...head, choices: [streamChoice('chat', { role: 'assistant', content: '' }, null)] });
+      sendEvent(response, {
+        ...head,
+        choices: [streamChoice('chat', { role: 'assistant', content: '' }, null)],
+      });
     }
     completionTokens++;
     cachedTokens = token.cachedTokens;
@@ -95,7 +102,12 @@ export async function answerGeneration(
   const finishReason = request.plan.finishReason;
   const choice =
     request.kind === 'chat'
-      ? { index: 0, message: { role: 'assistant', content: text }, logprobs: null, finish_reason: finishReason }
+      ? {
+          index: 0,
+          message: { role: 'assistant', content: text },
+          logprobs: null,
+          finish_reason: finishReason,
+        }
       : { index: 0, text, logprobs: null, finish_reason: finishReason };
   sendJson(response, 200, {
     ...envelope(request.kind, false, identity),

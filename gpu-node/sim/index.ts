@@ -37,14 +37,15 @@ export function parseSimArgs(argv: readonly string[]): SimOptions {
  */
 export async function runSimulator(options: Partial<SimOptions>): Promise<RunningSimulator> {
   const simulator = await startSimulator(options);
+  const stop = (): void => {
+    void simulator.close().then(() => process.exit(0));
+  };
+  // Before the "listening" line: whoever reads it may signal at once.
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   const { servedModelName, engineId, task } = simulator.options;
   process.stdout.write(
     `switchyard-sim listening on ${simulator.url} (model ${servedModelName}, task ${task}, engine ${engineId})\n`,
   );
-  const stop = (): void => {
-    void simulator.close().then(() => process.exit(0));
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
   return simulator;
 }

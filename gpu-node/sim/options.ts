@@ -62,16 +62,30 @@ const FLAG_HELP: Record<keyof SimOptions, FlagHelp> = {
   maxModelLen: { value: '<tokens>', description: 'context length; longer prompt + max_tokens answer 400' },
   prefillTokensPerS: { value: '<rate>', description: 'prompt tokens prefilled per second' },
   decodeMsPerToken: { value: '<ms>', description: 'time per output token with one running sequence' },
-  decodeMsPerTokenPerExtraSeq: { value: '<ms>', description: 'added per token for each other running sequence' },
+  decodeMsPerTokenPerExtraSeq: {
+    value: '<ms>',
+    description: 'added per token for each other running sequence',
+  },
   maxBatch: { value: '<n>', description: 'batch slots: requests running at once' },
   maxWaiting: { value: '<n>', description: 'queued requests beyond which new ones get 503' },
   kvCacheTokens: { value: '<tokens>', description: 'KV cache capacity behind vllm:kv_cache_usage_perc' },
-  prefixCacheTokens: { value: '<tokens>', description: 'token budget of the LRU prefix cache (0 disables it)' },
+  prefixCacheTokens: {
+    value: '<tokens>',
+    description: 'token budget of the LRU prefix cache (0 disables it)',
+  },
   blockSize: { value: '<tokens>', description: 'tokens per prefix-cache block' },
   maxTokensDefault: { value: '<tokens>', description: 'output length when a request sets no max_tokens' },
   embeddingDim: { value: '<n>', description: 'dimension of embedding vectors' },
-  crashAfter: { value: '<n>', description: 'exit with code 1 after n completed requests', defaultLabel: 'never' },
-  stallAfter: { value: '<n>', description: 'after n requests, accept connections but never answer', defaultLabel: 'never' },
+  crashAfter: {
+    value: '<n>',
+    description: 'exit with code 1 after n completed requests',
+    defaultLabel: 'never',
+  },
+  stallAfter: {
+    value: '<n>',
+    description: 'after n requests, accept connections but never answer',
+    defaultLabel: 'never',
+  },
   failRate: { value: '<0..1>', description: 'share of requests answered 500 (seeded, deterministic)' },
   seed: { value: '<n>', description: 'seed of the fail-rate draws' },
   timeScale: { value: '<factor>', description: 'multiplies every simulated delay (tests use small values)' },
@@ -99,7 +113,8 @@ export function simCommandLineFlags(): SimFlag[] {
   return (Object.keys(FLAG_HELP) as Array<keyof SimOptions>).map((key) => {
     const help = FLAG_HELP[key];
     const whenOmitted = simOptionsSchema.shape[key].safeParse(undefined);
-    const schemaDefault = whenOmitted.success && whenOmitted.data !== undefined ? String(whenOmitted.data) : 'none';
+    const schemaDefault =
+      whenOmitted.success && whenOmitted.data !== undefined ? String(whenOmitted.data) : 'none';
     return {
       key,
       flag: toKebabFlag(key),
@@ -115,6 +130,8 @@ export function simCommandLineFlags(): SimFlag[] {
 export function parseSimOptions(input: Record<string, unknown>): SimOptions {
   const parsed = simOptionsSchema.safeParse(input);
   if (parsed.success) return parsed.data;
-  const problems = parsed.error.issues.map((issue) => `  ${toKebabFlag(String(issue.path[0] ?? ''))}: ${issue.message}`);
+  const problems = parsed.error.issues.map(
+    (issue) => `  ${toKebabFlag(String(issue.path[0] ?? ''))}: ${issue.message}`,
+  );
   throw new SimError(`invalid simulator options:\n${problems.join('\n')}`, { cause: parsed.error });
 }

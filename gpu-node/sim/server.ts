@@ -51,12 +51,17 @@ async function serveInference(
   const body = await readJsonBody(request);
   if (verdict === 'fail') throw new SimError('simulated engine failure (--fail-rate)', { status: 500 });
   const servesPath = path === '/v1/embeddings' ? options.task === 'embed' : options.task === 'generate';
-  if (!servesPath) throw new SimError(`The model does not support ${UNSUPPORTED_API[path]} API`, { status: 400 });
+  if (!servesPath)
+    throw new SimError(`The model does not support ${UNSUPPORTED_API[path]} API`, { status: 400 });
 
   if (path === '/v1/embeddings') {
     await answerEmbeddings(engine, options, body, response, signal);
   } else {
-    const generation = parseGenerationRequest(path === '/v1/chat/completions' ? 'chat' : 'completion', body, options);
+    const generation = parseGenerationRequest(
+      path === '/v1/chat/completions' ? 'chat' : 'completion',
+      body,
+      options,
+    );
     const answer = generation.stream ? streamGeneration : answerGeneration;
     await answer(engine, generation, context.identity, response, signal);
   }
@@ -79,8 +84,16 @@ async function routeRequest(
   authorize(request, context.options.apiKey);
   if (route === 'GET /v1/models') {
     const { servedModelName, maxModelLen } = context.options;
-    const model = { id: servedModelName, object: 'model', created: context.startedAt, owned_by: 'switchyard-sim' };
-    sendJson(response, 200, { object: 'list', data: [{ ...model, root: servedModelName, parent: null, max_model_len: maxModelLen }] });
+    const model = {
+      id: servedModelName,
+      object: 'model',
+      created: context.startedAt,
+      owned_by: 'switchyard-sim',
+    };
+    sendJson(response, 200, {
+      object: 'list',
+      data: [{ ...model, root: servedModelName, parent: null, max_model_len: maxModelLen }],
+    });
   } else if (route === 'GET /metrics') {
     const { contentType, text } = await context.engine.metrics.render();
     response.writeHead(200, { 'content-type': contentType }).end(text);
@@ -93,7 +106,9 @@ async function routeRequest(
 
 function answerError(response: ServerResponse, error: unknown): void {
   const simError =
-    error instanceof SimError ? error : new SimError('the simulator failed unexpectedly', { status: 500, cause: error });
+    error instanceof SimError
+      ? error
+      : new SimError('the simulator failed unexpectedly', { status: 500, cause: error });
   if (response.destroyed) return;
   if (!response.headersSent) {
     sendJson(response, simError.status, simError.toBody());
@@ -126,7 +141,8 @@ export async function startSimulator(input: Partial<SimOptions> = {}): Promise<R
     inFlight.add(controller);
     response.on('close', () => {
       inFlight.delete(controller);
-      if (!response.writableFinished) controller.abort(new SimError('the client disconnected', { status: 400 }));
+      if (!response.writableFinished)
+        controller.abort(new SimError('the client disconnected', { status: 400 }));
     });
     routeRequest(context, request, response, controller.signal).catch((error: unknown) => {
       if (!controller.signal.aborted) answerError(response, error);
@@ -149,7 +165,8 @@ export async function startSimulator(input: Partial<SimOptions> = {}): Promise<R
     port,
     options,
     async close(): Promise<void> {
-      for (const controller of inFlight) controller.abort(new SimError('the simulator is closing', { status: 503 }));
+      for (const controller of inFlight)
+        controller.abort(new SimError('the simulator is closing', { status: 503 }));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -70,7 +70,9 @@ export class SimEngine {
       const cachedTokens = Math.min(hitBlocks * blockSize, reusableTokens);
       this.metrics.recordPrefill(promptLength, cachedTokens, queriesCache);
 
-      let due = performance.now() + this.#scaled(((promptLength - cachedTokens) / this.#options.prefillTokensPerS) * 1000);
+      let due =
+        performance.now() +
+        this.#scaled(((promptLength - cachedTokens) / this.#options.prefillTokensPerS) * 1000);
       await this.#sleepUntil(due, signal);
       this.#prefixCache.insert(blockHashes);
 

@@ -33,6 +33,8 @@ export class SimError extends Error {
   }
 
   toBody(): { error: { message: string; type: string; param: string | null; code: number } } {
-    return { error: { message: this.message, type: ERROR_TYPES[this.status], param: this.param, code: this.status } };
+    return {
+      error: { message: this.message, type: ERROR_TYPES[this.status], param: this.param, code: this.status },
+    };
   }
 }

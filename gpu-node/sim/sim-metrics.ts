@@ -33,9 +33,21 @@ export class SimMetrics {
         },
       });
     };
-    gauge('vllm:num_requests_running', 'Number of requests in model execution batches.', () => scheduler.running);
-    gauge('vllm:num_requests_waiting', 'Number of requests waiting to be processed.', () => scheduler.waiting);
-    gauge('vllm:kv_cache_usage_perc', 'KV-cache usage. 1 means 100 percent usage.', () => scheduler.kvCacheUsage);
+    gauge(
+      'vllm:num_requests_running',
+      'Number of requests in model execution batches.',
+      () => scheduler.running,
+    );
+    gauge(
+      'vllm:num_requests_waiting',
+      'Number of requests waiting to be processed.',
+      () => scheduler.waiting,
+    );
+    gauge(
+      'vllm:kv_cache_usage_perc',
+      'KV-cache usage. 1 means 100 percent usage.',
+      () => scheduler.kvCacheUsage,
+    );
 
     const counter = (name: string, help: string): Counter<(typeof LABEL_NAMES)[number]> => {
       const created = new Counter({ name, help, labelNames: LABEL_NAMES, registers });
@@ -46,9 +58,15 @@ export class SimMetrics {
       'vllm:prefix_cache_queries_total',
       'Prefix cache queries, in terms of number of queried tokens.',
     );
-    this.#prefixHits = counter('vllm:prefix_cache_hits_total', 'Prefix cache hits, in terms of number of cached tokens.');
+    this.#prefixHits = counter(
+      'vllm:prefix_cache_hits_total',
+      'Prefix cache hits, in terms of number of cached tokens.',
+    );
     this.#promptTokens = counter('vllm:prompt_tokens_total', 'Number of prefill tokens processed.');
-    this.#generationTokens = counter('vllm:generation_tokens_total', 'Number of generation tokens processed.');
+    this.#generationTokens = counter(
+      'vllm:generation_tokens_total',
+      'Number of generation tokens processed.',
+    );
     this.#requestSuccess = new Counter({
       name: 'vllm:request_success_total',
       help: 'Count of successfully processed requests.',

@@ -44,7 +44,11 @@ function renderContent(content: unknown): string {
  * Renders a conversation the way a chat template would, so that a conversation that grows turn by
  * turn keeps its earlier text as an exact prefix (what prefix caching and prefix affinity rely on).
  */
-export function renderChat(messages: readonly ChatMessageLike[], tools: unknown, addGenerationPrompt: boolean): string {
+export function renderChat(
+  messages: readonly ChatMessageLike[],
+  tools: unknown,
+  addGenerationPrompt: boolean,
+): string {
   let text = tools === undefined || tools === null ? '' : `<|tools|>\n${JSON.stringify(tools)}<|end|>\n`;
   for (const message of messages) {
     const toolCalls = message.tool_calls === undefined ? '' : JSON.stringify(message.tool_calls);
@@ -62,7 +66,11 @@ export function chainedBlockHashes(tokens: readonly string[], blockSize: number,
   const hashes: string[] = [];
   let previous = salt;
   for (let end = blockSize; end <= tokens.length; end += blockSize) {
-    previous = hash('sha1', `${previous}\u0000${tokens.slice(end - blockSize, end).join('\u0001')}`, 'base64');
+    previous = hash(
+      'sha1',
+      `${previous}\u0000${tokens.slice(end - blockSize, end).join('\u0001')}`,
+      'base64',
+    );
     hashes.push(previous);
   }
   return hashes;

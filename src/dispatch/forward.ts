@@ -55,14 +55,19 @@ export async function forwardToEngine(
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       clientSignal: request.clientSignal,
     });
+    const bodyError = request.bodyError?.();
+    if (bodyError) {
+      // The upload was cut at the cap; whatever the engine made of the truncated body is moot.
+      if (result.kind === 'response') result.abort.abort(bodyError);
+      returnLease(lease, 'aborted');
+      throw bodyError;
+    }
     if (result.kind === 'response') return relayResponse(result, lease, config, returnLease);
     if (result.kind === 'client_gone') {
       returnLease(lease, 'aborted');
       throw new ApiError(400, 'The client closed the request.', { code: 'client_closed_request' });
     }
     returnLease(lease, 'failed');
-    const bodyError = request.bodyError?.();
-    if (bodyError) throw bodyError;
     exclude.push(lease.engineKey);
     lastFailure = result;
     if (!replayable) break;
@@ -120,5 +125,6 @@ function refusal(picked: Extract<PickResult, { ok: false }>, model: string): Api
 }
 
 function logReleaseFailure(lease: Lease) {
-  return (err: unknown) => console.error(`could not return lease ${lease.leaseId} on ${lease.engineKey}`, err);
+  return (err: unknown) =>
+    console.error(`could not return lease ${lease.leaseId} on ${lease.engineKey}`, err);
 }

@@ -19,9 +19,13 @@ export async function readJsonBody<S extends z.ZodType>(
 ): Promise<JsonBody<z.infer<S>>> {
   const contentType = request.headers.get('content-type');
   if (contentType && !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
-    throw new ApiError(415, `Unsupported content type "${contentType}": send Content-Type: application/json.`, {
-      code: 'unsupported_media_type',
-    });
+    throw new ApiError(
+      415,
+      `Unsupported content type "${contentType}": send Content-Type: application/json.`,
+      {
+        code: 'unsupported_media_type',
+      },
+    );
   }
   const bytes = await readCapped(request, maxBytes);
   let parsed: unknown;
@@ -42,10 +46,19 @@ export async function readJsonBody<S extends z.ZodType>(
     const param = issue.path.map(String).join('.') || null;
     throw new ApiError(400, param ? `Invalid \`${param}\`: ${issue.message}` : issue.message, {
       param,
-      code: issue.code === 'invalid_type' && issue.input === undefined ? 'missing_required_parameter' : 'invalid_value',
+      code: valueAt(parsed, issue.path) === undefined ? 'missing_required_parameter' : 'invalid_value',
     });
   }
   return { bytes, fields: result.data };
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
 }
 
 export function bodyTooLarge(maxBytes: number): ApiError {

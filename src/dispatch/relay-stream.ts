@@ -73,7 +73,8 @@ async function readWithin(
   let timer = 0;
   const idle = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new ApiError(504, `The engine sent nothing for ${ms} ms.`, { code: 'upstream_idle_timeout' })),
+      () =>
+        reject(new ApiError(504, `The engine sent nothing for ${ms} ms.`, { code: 'upstream_idle_timeout' })),
       ms,
     );
   });

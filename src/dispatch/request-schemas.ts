@@ -23,7 +23,12 @@ export type ChatCompletionRequest = z.infer<typeof ChatCompletionSchema>;
 
 export const CompletionSchema = z.looseObject({
   model,
-  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number().int()), z.array(z.array(z.number().int()))]),
+  prompt: z.union([
+    z.string(),
+    z.array(z.string()),
+    z.array(z.number().int()),
+    z.array(z.array(z.number().int())),
+  ]),
   stream: z.boolean().optional(),
   max_tokens: tokenLimit,
   user: z.string().optional(),

@@ -73,7 +73,11 @@ export async function attemptUpstream(input: AttemptInput): Promise<AttemptResul
     clearTimeout(connectTimer);
     if (response.status >= 500) {
       done();
-      return { kind: 'failed', error: upstreamStatusError(input.lease, response.status), upstream: await hold(response) };
+      return {
+        kind: 'failed',
+        error: upstreamStatusError(input.lease, response.status),
+        upstream: await hold(response),
+      };
     }
     const reader = response.body?.getReader() ?? null;
     const first = reader ? await reader.read() : { done: true as const, value: undefined };
@@ -85,7 +89,11 @@ export async function attemptUpstream(input: AttemptInput): Promise<AttemptResul
     if (timedOut) {
       const { waitingFor, ms } = timedOut as { waitingFor: string; ms: number };
       const message = `${describe(input.lease)} sent no ${waitingFor} within ${ms} ms.`;
-      return { kind: 'failed', error: new ApiError(504, message, { code: 'upstream_timeout', cause }), upstream: null };
+      return {
+        kind: 'failed',
+        error: new ApiError(504, message, { code: 'upstream_timeout', cause }),
+        upstream: null,
+      };
     }
     return {
       kind: 'failed',

@@ -8,7 +8,9 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
   return async function requireAdminToken(c, next) {
     const expected = c.env.ADMIN_TOKEN;
     if (!expected) {
-      throw new ApiError(503, 'The admin API is disabled: set the ADMIN_TOKEN secret.', { code: 'admin_disabled' });
+      throw new ApiError(503, 'The admin API is disabled: set the ADMIN_TOKEN secret.', {
+        code: 'admin_disabled',
+      });
     }
     const token = bearerToken(c.req.header('authorization'));
     if (!token || !timingSafeEqual(token, expected)) {

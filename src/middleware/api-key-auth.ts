@@ -11,7 +11,9 @@ export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
   return async function authenticateApiKey(c, next) {
     const token = bearerToken(c.req.header('authorization'));
     if (!token) {
-      throw new ApiError(401, 'Missing API key: send it as `Authorization: Bearer sk-…`.', { code: 'missing_api_key' });
+      throw new ApiError(401, 'Missing API key: send it as `Authorization: Bearer sk-…`.', {
+        code: 'missing_api_key',
+      });
     }
     const credential = parseCredential(token);
     if (credential?.kind !== 'apiKey') throw invalidKey();

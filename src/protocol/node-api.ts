@@ -19,7 +19,14 @@ export const ENGINE_KINDS = ['vllm', 'sglang', 'lmdeploy', 'llamacpp', 'external
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 /** Supervisor states; only `ready` engines receive traffic. */
-export const ENGINE_STATES = ['starting', 'ready', 'unhealthy', 'restarting', 'crashloop', 'stopped'] as const;
+export const ENGINE_STATES = [
+  'starting',
+  'ready',
+  'unhealthy',
+  'restarting',
+  'crashloop',
+  'stopped',
+] as const;
 export type EngineState = (typeof ENGINE_STATES)[number];
 
 /** The credential header names, in one place. */

@@ -9,6 +9,9 @@ import { DASHBOARD_HTML } from './dashboard-page.ts';
 export const dashboardRoutes = new Hono<AppEnv>();
 
 dashboardRoutes.get('/dashboard', function showDashboard(c) {
-  c.header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+  c.header(
+    'content-security-policy',
+    "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+  );
   return c.html(DASHBOARD_HTML);
 });

@@ -60,9 +60,13 @@ function readNodeReport<S extends z.ZodType>(c: Context<AppEnv>, schema: S) {
 /** An unknown node or a wrong credential look the same to the caller: register again. */
 function known<T>(call: NodeCall<T>): T {
   if (!call.ok) {
-    throw new ApiError(401, 'The gateway does not know this node (or the credential is wrong): register again.', {
-      code: NODE_UNKNOWN_CODE,
-    });
+    throw new ApiError(
+      401,
+      'The gateway does not know this node (or the credential is wrong): register again.',
+      {
+        code: NODE_UNKNOWN_CODE,
+      },
+    );
   }
   return call.value;
 }

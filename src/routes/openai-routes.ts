@@ -16,7 +16,11 @@ export type RouteSpec =
   | { path: string; body: 'json'; schema: z.ZodType; sessionField?: 'session_id' }
   | { path: string; body: 'multipart' };
 
-const json = (path: string, schema: z.ZodType = ModelRoutedSchema): RouteSpec => ({ path, body: 'json', schema });
+const json = (path: string, schema: z.ZodType = ModelRoutedSchema): RouteSpec => ({
+  path,
+  body: 'json',
+  schema,
+});
 
 export const OPENAI_ROUTES: RouteSpec[] = [
   json('/v1/chat/completions', ChatCompletionSchema),

@@ -37,7 +37,10 @@ for (const route of OPENAI_ROUTES) {
     });
   });
   openaiRoutes.all(route.path, function methodNotAllowed() {
-    throw new ApiError(405, `${route.path} takes POST.`, { code: 'method_not_allowed', headers: { allow: 'POST' } });
+    throw new ApiError(405, `${route.path} takes POST.`, {
+      code: 'method_not_allowed',
+      headers: { allow: 'POST' },
+    });
   });
 }
 
@@ -51,7 +54,9 @@ async function readForRoute(
 ): Promise<{ request: BodyPart; affinity?: string }> {
   if (route.body === 'multipart') {
     const upload = await readMultipartModel(request, maxUploadBytes);
-    return { request: { model: upload.model, body: upload.stream, stream: false, bodyError: upload.overLimit } };
+    return {
+      request: { model: upload.model, body: upload.stream, stream: false, bodyError: upload.overLimit },
+    };
   }
   const { bytes, fields } = await readJsonBody(request, route.schema, maxJsonBytes);
   const body = fields as RoutedRequestBody;

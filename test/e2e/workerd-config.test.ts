@@ -151,7 +151,10 @@ describe('a generated plain-workerd config', () => {
 
 describe('generateWorkerdConfig', () => {
   it('enables SQL only for classes listed in new_sqlite_classes', () => {
-    const toml = WRANGLER_TOML.replace('[[migrations]]', '[[durable_objects.bindings]]\nname = "OLD"\nclass_name = "Legacy"\n\n[[migrations]]');
+    const toml = WRANGLER_TOML.replace(
+      '[[migrations]]',
+      '[[durable_objects.bindings]]\nname = "OLD"\nclass_name = "Legacy"\n\n[[migrations]]',
+    );
     const text = generateWorkerdConfig(configInput({ wranglerToml: toml }));
     expect(text).toContain('(className = "Counter", uniqueKey = "counter-test-Counter", enableSql = true)');
     expect(text).toContain('(className = "Legacy", uniqueKey = "counter-test-Legacy", enableSql = false)');
@@ -168,7 +171,12 @@ describe('generateWorkerdConfig', () => {
   });
 
   it('refuses a Durable Object binding to another Worker with a message naming the binding', () => {
-    const toml = WRANGLER_TOML.replace('class_name = "Counter"', 'class_name = "Counter"\nscript_name = "elsewhere"');
-    expect(() => generateWorkerdConfig(configInput({ wranglerToml: toml }))).toThrow(/COUNTER names another Worker/);
+    const toml = WRANGLER_TOML.replace(
+      'class_name = "Counter"',
+      'class_name = "Counter"\nscript_name = "elsewhere"',
+    );
+    expect(() => generateWorkerdConfig(configInput({ wranglerToml: toml }))).toThrow(
+      /COUNTER names another Worker/,
+    );
   });
 });

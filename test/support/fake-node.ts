@@ -100,7 +100,11 @@ function parseJson(req: IncomingMessage, body: Buffer): Record<string, unknown> 
 }
 
 function chunk(content: string) {
-  return { id: 'chatcmpl-fake', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content } }] };
+  return {
+    id: 'chatcmpl-fake',
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta: { content } }],
+  };
 }
 
 function sse(res: ServerResponse, events: unknown[]): void {

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { chat, createApiKey, engine, fakeNodeLog, poolSnapshot, registerNode, uniqueModel } from './helpers.ts';
+import {
+  chat,
+  createApiKey,
+  engine,
+  fakeNodeLog,
+  poolSnapshot,
+  registerNode,
+  uniqueModel,
+} from './helpers.ts';
 
 describe('chat completions through a node', () => {
   it('returns the engine JSON answer for a non-stream chat and returns the lease', async () => {

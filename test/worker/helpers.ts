@@ -73,14 +73,25 @@ export function chat(key: string, body: Record<string, unknown>, headers: Record
 }
 
 export async function fakeNodeLog(): Promise<
-  Array<{ path: string; engine: string; headers: Record<string, string>; bodyBytes: number; bodySha256: string; callerGone: boolean }>
+  Array<{
+    path: string;
+    engine: string;
+    headers: Record<string, string>;
+    bodyBytes: number;
+    bodySha256: string;
+    callerGone: boolean;
+  }>
 > {
   return (await fetch(`${fakeNodeUrl()}/__log`)).json();
 }
 
-export async function poolSnapshot(model: string): Promise<Array<{ engineId: string; inflight: number; available: boolean }>> {
+export async function poolSnapshot(
+  model: string,
+): Promise<Array<{ engineId: string; inflight: number; available: boolean }>> {
   const res = await call(`/admin/api/pools/${encodeURIComponent(model)}`, { headers: ADMIN });
-  return ((await res.json()) as { engines: Array<{ engineId: string; inflight: number; available: boolean }> }).engines;
+  return (
+    (await res.json()) as { engines: Array<{ engineId: string; inflight: number; available: boolean }> }
+  ).engines;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,84 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINE_HEADER } from '../../src/protocol/node-api.ts';
+import { type AgentProcess, runGpuNode, writeConfig } from './agent-process.ts';
+import { FakeGateway } from './fake-gateway.ts';
+import { eventually, freePort, makeTempDir, processGone } from './throwaway-engine.ts';
+
+/** Sends quick requests until one is refused; the agent flips to draining right after the gateway answers. */
+async function firstRefusal(chat: (maxTokens: number) => Promise<Response>): Promise<Response> {
+  const deadline = Date.now() + 3_000;
+  while (Date.now() < deadline) {
+    const response = await chat(1);
+    if (response.status === 503) return response;
+    await response.body?.cancel();
+  }
+  throw new Error('no request was refused while draining');
+}
+
+describe('gpu-node start, then SIGTERM', () => {
+  let gateway: FakeGateway;
+  let agent: AgentProcess;
+  let proxyUrl: string;
+
+  beforeAll(async () => {
+    gateway = new FakeGateway(100);
+    const gatewayUrl = await gateway.start();
+    const dir = makeTempDir('drain');
+    const [listenPort, enginePort] = [await freePort(), await freePort()];
+    proxyUrl = `http://127.0.0.1:${listenPort}`;
+    const config = writeConfig(dir, {
+      gateway: { url: gatewayUrl, nodeToken: gateway.nodeToken },
+      node: { name: 'drain-test', listen: { host: '127.0.0.1', port: listenPort }, publicUrl: proxyUrl },
+      drainTimeoutMs: 10_000,
+      logDir: join(dir, 'logs'),
+      engines: [{ kind: 'sim', model: 'sim-model', id: 'sim-1', port: enginePort, args: ['--decode-ms-per-token', '10'] }],
+    });
+    agent = runGpuNode(['start', '--config', config, '--metrics-listen', 'off']);
+  });
+
+  afterAll(async () => {
+    if (agent.child.exitCode === null) agent.child.kill('SIGKILL');
+    await gateway.close();
+  });
+
+  const chat = (maxTokens: number) =>
+    fetch(`${proxyUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gateway.credential}`, [ENGINE_HEADER]: 'sim-1', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: maxTokens }),
+    });
+
+  it('finishes the in-flight request, refuses new ones with 503, deregisters, stops the engine group and exits 0', async () => {
+    await eventually(
+      'the engine reported ready',
+      () => gateway.heartbeats().some((beat) => beat.engines[0]?.state === 'ready'),
+      15_000,
+    );
+    const started = agent.logs.find((line) => line.msg === 'engine process started');
+    const enginePid = started?.pid as number;
+    expect(enginePid).toBeGreaterThan(0);
+    expect((await chat(1)).status).toBe(200);
+
+    // ~150 tokens at 10 ms each: in flight for about 1.5 s.
+    const slow = chat(150);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    agent.child.kill('SIGTERM');
+
+    await eventually('the gateway was told to drain', () => gateway.callsTo('/nodes/drain').length === 1);
+    const refused = await firstRefusal(chat);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('node_draining');
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect(gateway.callsTo('/nodes/deregister')).toHaveLength(0);
+
+    const slowAnswer = await slow;
+    expect(slowAnswer.status).toBe(200);
+    const body = (await slowAnswer.json()) as { usage: { completion_tokens: number } };
+    expect(body.usage.completion_tokens).toBe(150);
+
+    expect(await agent.exited).toEqual({ code: 0, signal: null });
+    expect(gateway.callsTo('/nodes/deregister')).toHaveLength(1);
+    expect(processGone(enginePid)).toBe(true);
+    expect(() => process.kill(-enginePid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+  });
+});

@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { GatewayClient, type GatewayError } from '../../gpu-node/gateway-client.ts';
+import { FakeGateway } from './fake-gateway.ts';
+import { eventually, silentLogger } from './throwaway-engine.ts';
+
+const ENGINE = { id: 'e1', kind: 'sim', model: 'm', state: 'ready', load: null, maxConcurrency: 4 } as const;
+
+let gateway: FakeGateway;
+let client: GatewayClient;
+afterEach(async () => {
+  await client.stop();
+  await gateway.close();
+});
+
+async function connect(retry = { baseMs: 100, capMs: 400, random: () => 1 }) {
+  gateway = new FakeGateway(20);
+  const failures: GatewayError[] = [];
+  client = new GatewayClient({
+    gatewayUrl: await gateway.start(),
+    nodeToken: gateway.nodeToken,
+    logger: silentLogger,
+    timings: { retry, requestTimeoutMs: 1_000 },
+    registration: async () => ({ name: 'box', url: 'http://127.0.0.1:1', engines: [ENGINE], gpus: [] }),
+    heartbeat: async () => ({ engines: [ENGINE], gpus: [] }),
+    failed: (error) => failures.push(error),
+  });
+  client.start();
+  return failures;
+}
+
+describe('GatewayClient', () => {
+  it('registers with the node token, then heartbeats with the credential it was given', async () => {
+    await connect();
+    await eventually('three heartbeats', () => gateway.heartbeats().length >= 3);
+    expect(gateway.callsTo('/nodes/register')[0]!.authorization).toBe('Bearer nt-test');
+    expect(gateway.registrations()[0]).toMatchObject({ name: 'box', engines: [{ id: 'e1' }] });
+    expect(client.credential).toBe('cred-1');
+    expect(gateway.callsTo('/nodes/heartbeat').every((call) => call.authorization === 'Bearer cred-1')).toBe(true);
+  });
+
+  it('registers again after a heartbeat is answered 401 node_unknown, and beats with the new credential', async () => {
+    const failures = await connect();
+    await eventually('first heartbeat', () => gateway.heartbeats().length >= 1);
+    gateway.forgetNode();
+    await eventually('second registration', () => gateway.registrations().length === 2);
+    await eventually('a heartbeat with the new credential', () =>
+      gateway.callsTo('/nodes/heartbeat').some((call) => call.authorization === 'Bearer cred-2'),
+    );
+    expect(client.credential).toBe('cred-2');
+    expect(failures).toHaveLength(0);
+  });
+
+  it('backs off (capped, not at the heartbeat rate) while the gateway is unreachable, then resumes', async () => {
+    const failures = await connect();
+    await eventually('first heartbeat', () => gateway.heartbeats().length >= 1);
+    gateway.down = true;
+    const downSince = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    const attempts = gateway.calls.filter((call) => call.at >= downSince);
+    // At the 20 ms heartbeat rate this would be ~60 attempts; backoff 100, 200, 400, 400… gives ~5.
+    expect(attempts.length).toBeGreaterThanOrEqual(3);
+    expect(attempts.length).toBeLessThanOrEqual(7);
+    const gaps = attempts.slice(1).map((call, i) => call.at - attempts[i]!.at);
+    expect(gaps[1]!).toBeGreaterThan(gaps[0]! + 50);
+    expect(Math.max(...gaps)).toBeLessThan(400 + 150);
+    expect(failures.length).toBe(attempts.length);
+    expect(failures[0]!.status).toBeNull();
+    gateway.down = false;
+    const before = gateway.heartbeats().length;
+    await eventually('heartbeats again', () => gateway.heartbeats().length >= before + 3);
+  });
+
+  it('drains and deregisters with the credential', async () => {
+    await connect();
+    await eventually('registered', () => client.credential !== null);
+    await client.drain();
+    await client.deregister();
+    expect(gateway.callsTo('/nodes/drain')[0]!.authorization).toBe('Bearer cred-1');
+    expect(gateway.callsTo('/nodes/deregister')[0]!.authorization).toBe('Bearer cred-1');
+    expect(client.credential).toBeNull();
+  });
+});

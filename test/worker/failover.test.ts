@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import {
+  chat,
+  createApiKey,
+  engine,
+  fakeNodeLog,
+  poolSnapshot,
+  registerNode,
+  sleep,
+  uniqueModel,
+} from './helpers.ts';
+
+describe('failover and broken streams', () => {
+  it('retries on another engine when the first answers 5xx before any byte', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('failover');
+    // The failing engine reports an empty queue, so least-loaded tries it first.
+    await registerNode([engine('fail500', model, { load: { running: 0, waiting: 0, kvCacheUsage: 0 } })]);
+    await registerNode([engine('ok', model, { load: { running: 7, waiting: 0, kvCacheUsage: 0 } })]);
+    const res = await chat(key, { model }, { 'x-request-id': 'failover-1' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { system_fingerprint: string }).system_fingerprint).toBe('fake-ok');
+    const tried = (await fakeNodeLog())
+      .filter((r) => r.headers['x-request-id'] === 'failover-1')
+      .map((r) => r.engine);
+    expect(tried).toEqual(['fail500', 'ok']);
+    const engines = await poolSnapshot(model);
+    expect(engines.map((e) => e.inflight)).toEqual([0, 0]);
+  });
+
+  it('retries on another engine when the first cannot be reached', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('unreachable-then-ok');
+    await registerNode(
+      [engine('ok', model, { load: { running: 0, waiting: 0, kvCacheUsage: 0 } })],
+      'http://127.0.0.1:9',
+    );
+    await registerNode([engine('ok', model, { load: { running: 7, waiting: 0, kvCacheUsage: 0 } })]);
+    const res = await chat(key, { model });
+    expect(res.status).toBe(200);
+  });
+
+  it('tries at most three engines', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('three');
+    for (let i = 0; i < 4; i++) await registerNode([engine('fail500', model)]);
+    const res = await chat(key, { model }, { 'x-request-id': 'three-tries' });
+    expect(res.status).toBe(500);
+    const tried = (await fakeNodeLog()).filter((r) => r.headers['x-request-id'] === 'three-tries');
+    expect(tried).toHaveLength(3);
+  });
+
+  it('ends a stream that breaks after the first byte with an OpenAI-shaped error event', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('midstream');
+    await registerNode([engine('midstream', model)]);
+    const res = await chat(key, { model, stream: true });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const events = text.split('\n\n').filter(Boolean);
+    expect(events[0]).toContain('"content":"Hel"');
+    const last = JSON.parse(events.at(-1)!.replace(/^data: /, '')) as {
+      error: { code: string; type: string };
+    };
+    expect(last.error.code).toBe('upstream_stream_interrupted');
+    expect(text).not.toContain('[DONE]');
+    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+  });
+
+  it('ends a stream whose engine goes quiet with an idle-timeout error event', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('stall');
+    await registerNode([engine('stall', model)]);
+    const res = await chat(key, { model, stream: true });
+    const text = await res.text();
+    expect(text).toContain('"content":"wait"');
+    expect(text).toContain('"code":"upstream_idle_timeout"');
+    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+  });
+
+  it('aborts the engine request and returns the lease when the client disconnects', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('abort');
+    await registerNode([engine('slow', model)]);
+    const res = await chat(key, { model, stream: true }, { 'x-request-id': 'abort-1' });
+    const reader = res.body!.getReader();
+    await reader.read();
+    expect((await poolSnapshot(model))[0]!.inflight).toBe(1);
+    await reader.cancel();
+    let entry;
+    for (let i = 0; i < 40; i++) {
+      await sleep(50);
+      entry = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === 'abort-1');
+      if (entry?.callerGone && (await poolSnapshot(model))[0]!.inflight === 0) break;
+    }
+    expect(entry?.callerGone).toBe(true);
+    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+  });
+});
