@@ -26,7 +26,8 @@ export function createAgentMetrics(): AgentMetrics {
   return {
     registry,
     setEngineState(engine, state) {
-      for (const candidate of ENGINE_STATES) engineState.set({ engine, state: candidate }, candidate === state ? 1 : 0);
+      for (const candidate of ENGINE_STATES)
+        engineState.set({ engine, state: candidate }, candidate === state ? 1 : 0);
     },
     restarts: new Counter({
       name: 'gpu_node_engine_restarts_total',

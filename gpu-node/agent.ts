@@ -93,11 +93,18 @@ export class Agent {
     for (const supervisor of this.supervisors.values()) supervisor.start();
     if (metricsListen) {
       try {
-        this.metricsServer = await startMetricsServer(this.metrics.registry, metricsListen.host, metricsListen.port);
+        this.metricsServer = await startMetricsServer(
+          this.metrics.registry,
+          metricsListen.host,
+          metricsListen.port,
+        );
         this.logger.info({ address: this.metricsServer.address }, 'metrics listening');
       } catch (error) {
         // Serving is the job; a busy metrics port should not keep the node off the gateway.
-        this.logger.error({ reason: describeError(error), metricsListen }, 'metrics listener failed; continuing without /metrics');
+        this.logger.error(
+          { reason: describeError(error), metricsListen },
+          'metrics listener failed; continuing without /metrics',
+        );
       }
     }
     this.gateway.start();
@@ -134,17 +141,26 @@ export class Agent {
   private async drainAndStop(): Promise<void> {
     const { config } = this.options;
     this.logger.info({ drainTimeoutMs: config.drainTimeoutMs }, 'draining');
-    await this.gateway.drain().catch((error: unknown) => this.logger.warn({ reason: describeError(error) }, 'could not tell the gateway'));
+    await this.gateway
+      .drain()
+      .catch((error: unknown) =>
+        this.logger.warn({ reason: describeError(error) }, 'could not tell the gateway'),
+      );
     this.proxy.startDraining();
     const inFlight = this.proxy.inFlightTotal();
     if (inFlight > 0) {
       this.logger.info({ inFlight }, 'waiting for in-flight requests');
-      const hurried = new Promise<boolean>((resolve) => this.hurry.signal.addEventListener('abort', () => resolve(false)));
+      const hurried = new Promise<boolean>((resolve) =>
+        this.hurry.signal.addEventListener('abort', () => resolve(false)),
+      );
       const idle = await Promise.race([this.proxy.waitUntilIdle(config.drainTimeoutMs), hurried]);
-      if (!idle) this.logger.warn({ inFlight: this.proxy.inFlightTotal() }, 'drain cut short; dropping what is left');
+      if (!idle)
+        this.logger.warn({ inFlight: this.proxy.inFlightTotal() }, 'drain cut short; dropping what is left');
     }
     await this.gateway.stop();
-    await this.gateway.deregister().catch((error: unknown) => this.logger.warn({ reason: describeError(error) }, 'could not deregister'));
+    await this.gateway
+      .deregister()
+      .catch((error: unknown) => this.logger.warn({ reason: describeError(error) }, 'could not deregister'));
     await this.proxy.close();
     await Promise.all([...this.supervisors.values()].map((supervisor) => supervisor.stop()));
     await this.metricsServer?.close();

@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import type { AgentConfig } from './config.ts';
 import type { EngineConfig } from './engines/engine-adapter.ts';
 import { adapterFor, engineBaseUrl } from './engines/index.ts';
+import { ENGINE_HOST } from './engines/launch.ts';
 import { SIM_MAIN_PATH } from './engines/sim.ts';
 import { readGpuStats } from './gpu-stats.ts';
 
@@ -50,12 +51,12 @@ export async function findExecutable(command: string, path = process.env.PATH ??
   return null;
 }
 
-/** Null when 127.0.0.1:port can be bound, else why not. */
-function portProblem(port: number): Promise<string | null> {
+/** Null when host:port can be bound, else why not. */
+function portProblem(host: string, port: number): Promise<string | null> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(null)));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
   });
 }
 
@@ -81,14 +82,14 @@ async function checkEngineBinary(engine: EngineConfig, path: string): Promise<Ch
 
 async function checkPorts(config: AgentConfig): Promise<CheckLine[]> {
   const wanted = [
-    { port: config.node.listen.port, owner: 'the agent (node.listen.port)' },
+    { host: config.node.listen.host, port: config.node.listen.port, owner: 'the agent (node.listen.port)' },
     ...config.engines
       .filter((engine) => engine.kind !== 'external')
-      .map((engine) => ({ port: engine.port, owner: `engine ${engine.id}` })),
+      .map((engine) => ({ host: ENGINE_HOST, port: engine.port, owner: `engine ${engine.id}` })),
   ];
   const lines: CheckLine[] = [];
-  for (const { port, owner } of wanted) {
-    const problem = await portProblem(port);
+  for (const { host, port, owner } of wanted) {
+    const problem = await portProblem(host, port);
     lines.push(
       problem === null
         ? { level: 'ok', message: `port ${port} for ${owner} is free` }

@@ -23,7 +23,11 @@ function parseListen(value: string): { host: string; port: number } | null {
   return { host: match[1] || '127.0.0.1', port };
 }
 
-async function startAgent(options: { config: string; logLevel: LogLevel; metricsListen: { host: string; port: number } | null }) {
+async function startAgent(options: {
+  config: string;
+  logLevel: LogLevel;
+  metricsListen: { host: string; port: number } | null;
+}) {
   const logger = createLogger(options.logLevel);
   const config = await loadAgentConfig(options.config);
   const agent = new Agent({ config, logger, metricsListen: options.metricsListen });
@@ -52,7 +56,9 @@ async function startAgent(options: { config: string; logLevel: LogLevel; metrics
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => logger.info({ revived: agent.reviveCrashLooped() }, 'SIGHUP: restarting crash-looped engines'));
+  process.on('SIGHUP', () =>
+    logger.info({ revived: agent.reviveCrashLooped() }, 'SIGHUP: restarting crash-looped engines'),
+  );
   await agent.start();
 }
 
@@ -69,7 +75,9 @@ async function writeExampleConfig(options: { output: string; force?: boolean }) 
 
 export function buildCli(): Command {
   const program = new Command('gpu-node')
-    .description('Switchyard GPU node agent: supervises local inference engines and proxies the gateway to them')
+    .description(
+      'Switchyard GPU node agent: supervises local inference engines and proxies the gateway to them',
+    )
     .version(packageJson.version);
 
   program

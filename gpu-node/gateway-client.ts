@@ -48,7 +48,10 @@ export interface GatewayClientOptions {
   failed?(error: GatewayError): void;
 }
 
-const DEFAULT_TIMINGS: GatewayClientTimings = { retry: { baseMs: 1_000, capMs: 30_000 }, requestTimeoutMs: 10_000 };
+const DEFAULT_TIMINGS: GatewayClientTimings = {
+  retry: { baseMs: 1_000, capMs: 30_000 },
+  requestTimeoutMs: 10_000,
+};
 
 export class GatewayClient {
   private readonly options: GatewayClientOptions;
@@ -110,14 +113,23 @@ export class GatewayClient {
         if (signal.aborted) return;
         const failure = asGatewayError(error);
         if (this.registered !== null && failure.status === 401 && failure.code === NODE_UNKNOWN_CODE) {
-          this.logger.warn({ nodeId: this.registered.nodeId }, 'the gateway no longer knows this node: registering again');
+          this.logger.warn(
+            { nodeId: this.registered.nodeId },
+            'the gateway no longer knows this node: registering again',
+          );
           this.registered = null;
           continue;
         }
         this.options.failed?.(failure);
         const action = this.registered === null ? 'registration' : 'heartbeat';
         const reason = describeError(failure);
-        if (failures === 0) this.logger.warn({ reason, status: failure.status }, `${action} failed; retrying with backoff`);
+        // A refused token or credential will not fix itself; say so louder than a network blip.
+        const refused = failure.status === 401 || failure.status === 403;
+        if (failures === 0)
+          this.logger[refused ? 'error' : 'warn'](
+            { reason, status: failure.status },
+            `${action} failed; retrying with backoff`,
+          );
         else this.logger.debug({ reason, failures }, `${action} failed again`);
         await sleep(fullJitterDelay(failures++, this.timings.retry), signal);
       }
@@ -129,7 +141,10 @@ export class GatewayClient {
     const text = await this.post('/nodes/register', this.options.nodeToken, body, signal);
     const answer = parseAnswer('/nodes/register', text, RegisterResponseSchema);
     this.registered = answer;
-    this.logger.info({ nodeId: answer.nodeId, heartbeatIntervalMs: answer.heartbeatIntervalMs }, 'registered with the gateway');
+    this.logger.info(
+      { nodeId: answer.nodeId, heartbeatIntervalMs: answer.heartbeatIntervalMs },
+      'registered with the gateway',
+    );
   }
 
   private async beat(credential: string, signal: AbortSignal): Promise<void> {
@@ -177,18 +192,27 @@ export class GatewayClient {
 function parseAnswer<T>(path: string, text: string, schema: z.ZodType<T>): T {
   const parsed = schema.safeParse(safeJson(text));
   if (parsed.success) return parsed.data;
-  throw new GatewayError(`${path} answered with an unexpected body`, { status: 200, code: null, cause: parsed.error });
+  throw new GatewayError(`${path} answered with an unexpected body`, {
+    status: 200,
+    code: null,
+    cause: parsed.error,
+  });
 }
 
 function asGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
-  return new GatewayError(error instanceof Error ? error.message : String(error), { status: null, code: null, cause: error });
+  return new GatewayError(error instanceof Error ? error.message : String(error), {
+    status: null,
+    code: null,
+    cause: error,
+  });
 }
 
 /** One line for the log: the message and its causes ("cannot reach …: fetch failed: connect ECONNREFUSED …"). */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
-  for (let current = error; current instanceof Error && parts.length < 5; current = current.cause) parts.push(current.message);
+  for (let current = error; current instanceof Error && parts.length < 5; current = current.cause)
+    parts.push(current.message);
   return parts.length > 0 ? parts.join(': ') : String(error);
 }
 

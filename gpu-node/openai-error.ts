@@ -19,6 +19,10 @@ export function sendOpenAIError(
   const body = JSON.stringify({
     error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param: null, code },
   });
-  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }

@@ -17,8 +17,17 @@ import { sendOpenAIError } from './openai-error.ts';
 /** Seconds a caller should wait before trying this node again when it refuses for now. */
 const RETRY_AFTER_SECONDS = '5';
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'proxy-connection',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'authorization',
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'authorization',
 ]);
 
 export interface ProxyTarget {
@@ -38,7 +47,10 @@ export interface ProxyOptions {
 export class AgentProxy {
   readonly server: http.Server;
   private readonly options: ProxyOptions;
-  private readonly upstreamAgents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
+  private readonly upstreamAgents = {
+    http: new http.Agent({ keepAlive: true }),
+    https: new https.Agent({ keepAlive: true }),
+  };
   private readonly inFlight = new Map<string, number>();
   private idleWaiters: Array<() => void> = [];
   private draining = false;
@@ -93,9 +105,15 @@ export class AgentProxy {
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
     const expected = this.options.credential();
     if (expected === null) {
-      return sendOpenAIError(res, 503, 'node_not_registered', 'This node is not registered with the gateway yet.', {
-        'retry-after': RETRY_AFTER_SECONDS,
-      });
+      return sendOpenAIError(
+        res,
+        503,
+        'node_not_registered',
+        'This node is not registered with the gateway yet.',
+        {
+          'retry-after': RETRY_AFTER_SECONDS,
+        },
+      );
     }
     if (!credentialMatches(req.headers.authorization, expected)) {
       return sendOpenAIError(res, 401, 'invalid_node_credential', 'Missing or wrong node credential.');
@@ -110,7 +128,8 @@ export class AgentProxy {
       return sendOpenAIError(res, 400, 'missing_engine', `The ${ENGINE_HEADER} header is required.`);
     }
     const target = this.options.findEngine(engineId);
-    if (!target) return sendOpenAIError(res, 404, 'engine_not_found', `No engine "${engineId}" on this node.`);
+    if (!target)
+      return sendOpenAIError(res, 404, 'engine_not_found', `No engine "${engineId}" on this node.`);
     if (target.state !== 'ready') {
       return sendOpenAIError(res, 503, 'engine_not_ready', `Engine "${engineId}" is ${target.state}.`, {
         'retry-after': RETRY_AFTER_SECONDS,
@@ -119,7 +138,12 @@ export class AgentProxy {
     this.forward(engineId, target, req, res);
   }
 
-  private forward(engineId: string, target: ProxyTarget, req: http.IncomingMessage, res: http.ServerResponse): void {
+  private forward(
+    engineId: string,
+    target: ProxyTarget,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+  ): void {
     const { metrics, logger } = this.options;
     this.trackStart(engineId);
     res.once('close', () => this.trackEnd(engineId));
@@ -197,7 +221,8 @@ function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHtt
 function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
   const kept: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || value === undefined) continue;
+    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || value === undefined)
+      continue;
     kept[name] = value;
   }
   return kept;

@@ -149,7 +149,8 @@ export class EngineSupervisor {
     if (pid !== undefined) {
       this.log.note(`stopping (SIGTERM to process group ${pid})`);
       const outcome = await terminateGroup(pid, this.timings.stopGraceMs);
-      if (outcome === 'killed') this.log.note(`still running after ${this.timings.stopGraceMs} ms: SIGKILL sent`);
+      if (outcome === 'killed')
+        this.log.note(`still running after ${this.timings.stopGraceMs} ms: SIGKILL sent`);
     }
     await this.running;
     await Promise.race([this.childClosed, sleep(1_000)]);
@@ -177,7 +178,9 @@ export class EngineSupervisor {
       if (readyForMs >= this.timings.healthyResetMs) this.backoffAttempt = 0;
       this.crashTimes = [...this.crashTimes.filter((t) => now - t < this.timings.crashLoopWindowMs), now];
       if (this.crashTimes.length > this.timings.crashLoopMaxCrashes) {
-        this.log.note(`${this.crashTimes.length} crashes within ${this.timings.crashLoopWindowMs} ms: not restarting`);
+        this.log.note(
+          `${this.crashTimes.length} crashes within ${this.timings.crashLoopWindowMs} ms: not restarting`,
+        );
         this.setState('crashloop');
         return;
       }

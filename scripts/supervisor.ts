@@ -31,7 +31,8 @@ export function createSupervisor(): Supervisor {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      if (!stopping) return void shutdown(0);
+      // A newline first: the signal may arrive in the middle of a progress line.
+      if (!stopping) return void (console.log(), shutdown(0));
       console.log('\nStopping at once.');
       process.exit(130);
     });

@@ -27,7 +27,8 @@ interface SimContext {
   startedAt: number;
 }
 
-const UNSUPPORTED_API: Record<string, string> = {
+/** The inference routes, with the API names vLLM uses when a model does not serve one. */
+const INFERENCE_APIS: Record<string, string> = {
   '/v1/chat/completions': 'Chat Completions',
   '/v1/completions': 'Completions',
   '/v1/embeddings': 'Embeddings',
@@ -52,7 +53,7 @@ async function serveInference(
   if (verdict === 'fail') throw new SimError('simulated engine failure (--fail-rate)', { status: 500 });
   const servesPath = path === '/v1/embeddings' ? options.task === 'embed' : options.task === 'generate';
   if (!servesPath)
-    throw new SimError(`The model does not support ${UNSUPPORTED_API[path]} API`, { status: 400 });
+    throw new SimError(`The model does not support ${INFERENCE_APIS[path]} API`, { status: 400 });
 
   if (path === '/v1/embeddings') {
     await answerEmbeddings(engine, options, body, response, signal);
@@ -97,7 +98,7 @@ async function routeRequest(
   } else if (route === 'GET /metrics') {
     const { contentType, text } = await context.engine.metrics.render();
     response.writeHead(200, { 'content-type': contentType }).end(text);
-  } else if (request.method === 'POST' && path in UNSUPPORTED_API) {
+  } else if (request.method === 'POST' && Object.hasOwn(INFERENCE_APIS, path)) {
     await serveInference(context, path, request, response, signal);
   } else {
     throw new SimError(`no route for ${route}`, { status: 404 });

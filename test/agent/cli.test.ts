@@ -49,7 +49,11 @@ describe('gpu-node CLI', () => {
     const dir = makeTempDir('cli');
     const [fine, broken] = await Promise.all([
       finished(['check', '--config', await simConfig(dir, { kind: 'sim' })]),
-      finished(['check', '--config', await simConfig(makeTempDir('cli'), { kind: 'vllm', command: '/nonexistent/vllm' })]),
+      finished([
+        'check',
+        '--config',
+        await simConfig(makeTempDir('cli'), { kind: 'vllm', command: '/nonexistent/vllm' }),
+      ]),
     ]);
     expect(fine.code).toBe(0);
     expect(fine.stdout).toMatch(/^ok\s+config valid/m);
@@ -60,8 +64,14 @@ describe('gpu-node CLI', () => {
   it('sim runs the simulator until SIGTERM, then exits 0', async () => {
     const port = await freePort();
     const sim = runGpuNode(['sim', '--port', String(port), '--served-model-name', 'demo']);
-    await eventually('listening', () => sim.logs.some((line) => String(line.msg).includes('listening')), 10_000);
-    const models = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as { data: Array<{ id: string }> };
+    await eventually(
+      'listening',
+      () => sim.logs.some((line) => String(line.msg).includes('listening')),
+      10_000,
+    );
+    const models = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as {
+      data: Array<{ id: string }>;
+    };
     expect(models.data.map((model) => model.id)).toEqual(['demo']);
     sim.child.kill('SIGTERM');
     expect((await sim.exited).code).toBe(0);

@@ -20,21 +20,31 @@ describe('gpu-node start, then SIGTERM', () => {
   let gateway: FakeGateway;
   let agent: AgentProcess;
   let proxyUrl: string;
+  let metricsUrl: string;
 
   beforeAll(async () => {
     gateway = new FakeGateway(100);
     const gatewayUrl = await gateway.start();
     const dir = makeTempDir('drain');
     const [listenPort, enginePort] = [await freePort(), await freePort()];
+    metricsUrl = `http://127.0.0.1:${await freePort()}/metrics`;
     proxyUrl = `http://127.0.0.1:${listenPort}`;
     const config = writeConfig(dir, {
       gateway: { url: gatewayUrl, nodeToken: gateway.nodeToken },
       node: { name: 'drain-test', listen: { host: '127.0.0.1', port: listenPort }, publicUrl: proxyUrl },
       drainTimeoutMs: 10_000,
       logDir: join(dir, 'logs'),
-      engines: [{ kind: 'sim', model: 'sim-model', id: 'sim-1', port: enginePort, args: ['--decode-ms-per-token', '10'] }],
+      engines: [
+        {
+          kind: 'sim',
+          model: 'sim-model',
+          id: 'sim-1',
+          port: enginePort,
+          args: ['--decode-ms-per-token', '10'],
+        },
+      ],
     });
-    agent = runGpuNode(['start', '--config', config, '--metrics-listen', 'off']);
+    agent = runGpuNode(['start', '--config', config, '--metrics-listen', new URL(metricsUrl).host]);
   });
 
   afterAll(async () => {
@@ -45,8 +55,16 @@ describe('gpu-node start, then SIGTERM', () => {
   const chat = (maxTokens: number) =>
     fetch(`${proxyUrl}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${gateway.credential}`, [ENGINE_HEADER]: 'sim-1', 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: maxTokens }),
+      headers: {
+        authorization: `Bearer ${gateway.credential}`,
+        [ENGINE_HEADER]: 'sim-1',
+        'content-type': 'application/json',
+      },
+      body: JSON.stringify({
+        model: 'sim-model',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: maxTokens,
+      }),
     });
 
   it('finishes the in-flight request, refuses new ones with 503, deregisters, stops the engine group and exits 0', async () => {
@@ -59,6 +77,9 @@ describe('gpu-node start, then SIGTERM', () => {
     const enginePid = started?.pid as number;
     expect(enginePid).toBeGreaterThan(0);
     expect((await chat(1)).status).toBe(200);
+    const metrics = await (await fetch(metricsUrl)).text();
+    expect(metrics).toContain('gpu_node_engine_state{engine="sim-1",state="ready"} 1');
+    expect(metrics).toContain('gpu_node_proxied_requests_total{engine="sim-1",status="200"} 1');
 
     // ~150 tokens at 10 ms each: in flight for about 1.5 s.
     const slow = chat(150);

@@ -207,7 +207,7 @@ describe('launch commands', () => {
     });
   });
 
-  it('runs the simulator on the agent\'s node with its engine id and maxConcurrency batch slots', () => {
+  it("runs the simulator on the agent's node with its engine id and maxConcurrency batch slots", () => {
     expect(adapterFor('sim').launchCommand(engine({ kind: 'sim', id: 'sim-a', port: 8009 }), 'k-1')).toEqual({
       command: process.execPath,
       args: [

@@ -5,7 +5,11 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { NODE_UNKNOWN_CODE, type HeartbeatRequest, type RegisterRequest } from '../../src/protocol/node-api.ts';
+import {
+  NODE_UNKNOWN_CODE,
+  type HeartbeatRequest,
+  type RegisterRequest,
+} from '../../src/protocol/node-api.ts';
 
 export interface GatewayCall {
   path: string;
@@ -66,22 +70,33 @@ export class FakeGateway {
 
   private answer(req: http.IncomingMessage, res: http.ServerResponse, text: string): void {
     const path = req.url ?? '/';
-    this.calls.push({ path, authorization: req.headers.authorization, body: JSON.parse(text || 'null'), at: Date.now() });
+    this.calls.push({
+      path,
+      authorization: req.headers.authorization,
+      body: JSON.parse(text || 'null'),
+      at: Date.now(),
+    });
     if (this.down) {
       req.socket.destroy();
       return;
     }
-    const json = (status: number, body: unknown) =>
+    const json = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-    const error = (status: number, code: string) =>
+    };
+    const error = (status: number, code: string): void =>
       json(status, { error: { message: code, type: 'invalid_request_error', param: null, code } });
     if (path === '/nodes/register') {
       if (req.headers.authorization !== `Bearer ${this.nodeToken}`) return error(401, 'invalid_node_token');
       this.credentials.push(`cred-${this.credentials.length + 1}`);
       this.forgotten = false;
-      return json(200, { nodeId: 'node-1', credential: this.credential, heartbeatIntervalMs: this.heartbeatIntervalMs });
+      return json(200, {
+        nodeId: 'node-1',
+        credential: this.credential,
+        heartbeatIntervalMs: this.heartbeatIntervalMs,
+      });
     }
-    if (req.headers.authorization !== `Bearer ${this.credential}` || this.forgotten) return error(401, NODE_UNKNOWN_CODE);
+    if (req.headers.authorization !== `Bearer ${this.credential}` || this.forgotten)
+      return error(401, NODE_UNKNOWN_CODE);
     if (path === '/nodes/heartbeat') return json(200, { ok: true, draining: false });
     if (path === '/nodes/drain' || path === '/nodes/deregister') return json(200, { ok: true });
     return error(404, 'not_found');

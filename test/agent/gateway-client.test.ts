@@ -35,7 +35,9 @@ describe('GatewayClient', () => {
     expect(gateway.callsTo('/nodes/register')[0]!.authorization).toBe('Bearer nt-test');
     expect(gateway.registrations()[0]).toMatchObject({ name: 'box', engines: [{ id: 'e1' }] });
     expect(client.credential).toBe('cred-1');
-    expect(gateway.callsTo('/nodes/heartbeat').every((call) => call.authorization === 'Bearer cred-1')).toBe(true);
+    expect(gateway.callsTo('/nodes/heartbeat').every((call) => call.authorization === 'Bearer cred-1')).toBe(
+      true,
+    );
   });
 
   it('registers again after a heartbeat is answered 401 node_unknown, and beats with the new credential', async () => {

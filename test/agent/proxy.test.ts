@@ -30,7 +30,9 @@ function startEngine(seen: Seen[]) {
       release = () => res.end('data: [DONE]\n\n');
       return;
     }
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: record.body })));
+    req.on('end', () =>
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echoed: record.body })),
+    );
   });
   return { server, release: () => release() };
 }
@@ -52,7 +54,9 @@ describe('AgentProxy', () => {
     const enginePort = (engine.server.address() as AddressInfo).port;
     proxy = new AgentProxy({
       findEngine: (id) =>
-        id === 'e1' ? { baseUrl: `http://127.0.0.1:${enginePort}`, apiKey: ENGINE_KEY, state: engineState } : undefined,
+        id === 'e1'
+          ? { baseUrl: `http://127.0.0.1:${enginePort}`, apiKey: ENGINE_KEY, state: engineState }
+          : undefined,
       credential: () => credential,
       metrics: createAgentMetrics(),
       logger: silentLogger,
@@ -79,18 +83,30 @@ describe('AgentProxy', () => {
   });
 
   it('rejects a call without the credential and one with a wrong credential with an OpenAI-shaped 401', async () => {
-    for (const headers of [{ [ENGINE_HEADER]: 'e1' }, { ...authorized, authorization: 'Bearer node-cred-abd' }]) {
+    for (const headers of [
+      { [ENGINE_HEADER]: 'e1' },
+      { ...authorized, authorization: 'Bearer node-cred-abd' },
+    ]) {
       const response = await call('/v1/chat/completions', headers);
       expect(response.status).toBe(401);
       expect(await response.json()).toEqual({
-        error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: 'invalid_node_credential' },
+        error: {
+          message: expect.any(String),
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_node_credential',
+        },
       });
     }
     expect(seen).toHaveLength(0);
   });
 
   it("forwards with the engine's own key in place of the credential and without switchyard headers", async () => {
-    const response = await call('/v1/chat/completions', { ...authorized, 'x-switchyard-session': 's', 'x-request-id': 'r1' });
+    const response = await call('/v1/chat/completions', {
+      ...authorized,
+      'x-switchyard-session': 's',
+      'x-request-id': 'r1',
+    });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ echoed: '{"model":"m"}' });
     expect(seen[0]!.headers.authorization).toBe(`Bearer ${ENGINE_KEY}`);
@@ -116,7 +132,8 @@ describe('AgentProxy', () => {
     expect(proxy.inFlightTotal()).toBe(1);
     engine.release();
     let rest = '';
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+      rest += new TextDecoder().decode(chunk.value);
     expect(rest).toBe('data: [DONE]\n\n');
     await eventually('in-flight back to 0', () => proxy.inFlightTotal() === 0);
   });

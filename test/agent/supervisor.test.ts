@@ -28,7 +28,10 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map((supervisor) => supervisor.stop()));
 });
 
-async function startEngine(env: (dir: string) => Record<string, string>, timings: Partial<SupervisorTimings> = {}) {
+async function startEngine(
+  env: (dir: string) => Record<string, string>,
+  timings: Partial<SupervisorTimings> = {},
+) {
   const dir = makeTempDir('supervisor');
   const transitions: Array<{ state: EngineState; at: number }> = [];
   const supervisor = new EngineSupervisor({
@@ -51,26 +54,42 @@ describe('EngineSupervisor', () => {
     await eventually('ready', () => supervisor.state === 'ready');
     await eventually('output captured', () => supervisor.report().lastLogLines.includes('engine listening'));
     expect(readFileSync(supervisor.log.path, 'utf8')).toContain('engine booting');
-    expect(supervisor.report()).toMatchObject({ id: 'e1', model: 'm', state: 'ready', restarts: 0, maxConcurrency: 4 });
+    expect(supervisor.report()).toMatchObject({
+      id: 'e1',
+      model: 'm',
+      state: 'ready',
+      restarts: 0,
+      maxConcurrency: 4,
+    });
   });
 
   it('restarts a crashed engine after the backoff delay and counts the restart', async () => {
-    const { supervisor, transitions, states } = await startEngine((dir) => ({ CRASH_ONCE_MARKER: join(dir, 'crashed') }));
-    await eventually('ready again after the crash', () => supervisor.restarts === 1 && supervisor.state === 'ready');
+    const { supervisor, transitions, states } = await startEngine((dir) => ({
+      CRASH_ONCE_MARKER: join(dir, 'crashed'),
+    }));
+    await eventually(
+      'ready again after the crash',
+      () => supervisor.restarts === 1 && supervisor.state === 'ready',
+    );
     expect(states()).toEqual(['ready', 'restarting', 'starting', 'ready']);
     const restarting = transitions.find((t) => t.state === 'restarting')!;
     const relaunched = transitions.find((t) => t.state === 'starting' && t.at >= restarting.at)!;
     // random() pinned to 1: the first delay is exactly the base.
     expect(relaunched.at - restarting.at).toBeGreaterThanOrEqual(140);
-    expect(supervisor.report().lastLogLines.some((line) => line.includes('process exited (code 3)'))).toBe(true);
+    expect(supervisor.report().lastLogLines.some((line) => line.includes('process exited (code 3)'))).toBe(
+      true,
+    );
   });
 
   it('reports a crash loop and stops restarting an engine that keeps dying', async () => {
-    const { supervisor, dir } = await startEngine((dir) => ({ EXIT_AT_ONCE: '1', SPAWN_LOG: join(dir, 'spawns') }), {
-      backoff: { baseMs: 10, capMs: 20 },
-      crashLoopMaxCrashes: 2,
-      crashLoopWindowMs: 60_000,
-    });
+    const { supervisor, dir } = await startEngine(
+      (dir) => ({ EXIT_AT_ONCE: '1', SPAWN_LOG: join(dir, 'spawns') }),
+      {
+        backoff: { baseMs: 10, capMs: 20 },
+        crashLoopMaxCrashes: 2,
+        crashLoopWindowMs: 60_000,
+      },
+    );
     await eventually('crashloop', () => supervisor.state === 'crashloop');
     const spawns = () => readFileSync(join(dir, 'spawns'), 'utf8').trim().split('\n').length;
     expect(spawns()).toBe(3);

@@ -57,7 +57,11 @@ export function scriptAdapter(scriptPath: string): EngineAdapter {
     kind: 'sim',
     binary: process.execPath,
     launchCommand(engine) {
-      return { command: process.execPath, args: [scriptPath], env: { ...engine.env, PORT: String(engine.port) } };
+      return {
+        command: process.execPath,
+        args: [scriptPath],
+        env: { ...engine.env, PORT: String(engine.port) },
+      };
     },
     async probeReady(baseUrl, _engine, _apiKey, signal) {
       const response = await fetch(`${baseUrl}/health`, { signal });
@@ -71,7 +75,17 @@ export function scriptAdapter(scriptPath: string): EngineAdapter {
 }
 
 export function engineConfig(port: number, env: Record<string, string>): EngineConfig {
-  return { id: 'e1', kind: 'sim', model: 'm', servedModelName: 'm', port, gpus: [], args: [], env, maxConcurrency: 4 };
+  return {
+    id: 'e1',
+    kind: 'sim',
+    model: 'm',
+    servedModelName: 'm',
+    port,
+    gpus: [],
+    args: [],
+    env,
+    maxConcurrency: 4,
+  };
 }
 
 export async function freePort(): Promise<number> {

@@ -4,12 +4,7 @@
  */
 import type { TestProject } from 'vitest/node';
 import { startFakeNode } from '../support/fake-node.ts';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    fakeNodeUrl: string;
-  }
-}
+import type {} from './provided-context.d.ts';
 
 export default async function setup(project: TestProject) {
   const node = await startFakeNode();
