@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { bundleWorker } from '../scripts/bundle.ts';
-import { pickPort } from '../scripts/child-processes.ts';
+import { freePort } from '../scripts/child-processes.ts';
 import { generateWorkerdConfig } from '../scripts/workerd-config.ts';
 import { startWorkerd, workerdPackage } from '../scripts/workerd-process.ts';
 
@@ -75,7 +75,8 @@ const wranglerToml = `name = "proxy-bench"\nmain = "src/index.ts"\ncompatibility
 fs.writeFileSync(path.join(dir, 'wrangler.toml'), wranglerToml);
 const bundle = await bundleWorker(dir, path.join(dir, 'bundle'), 'src/index.ts');
 
-const rows: Array<{ runtime: string; c1: { rps: number; p99: number }; c64: { rps: number; p99: number } }> = [];
+const rows: Array<{ runtime: string; c1: { rps: number; p99: number }; c64: { rps: number; p99: number } }> =
+  [];
 async function run(runtime: string, url: string): Promise<void> {
   await measure(url, 8); // warm-up: JIT, isolate, connection pools
   rows.push({ runtime, c1: await measure(url, 1), c64: await measure(url, 64) });
@@ -115,13 +116,13 @@ try {
       compatibilityDate: '2026-11-01',
       bindings: { UPSTREAM_URL: upstreamUrl },
       host: '127.0.0.1',
-      port: await pickPort(0),
+      port: 0,
     }),
   );
   await run('Miniflare', (await miniflare.ready).origin);
   await miniflare.dispose();
 
-  const port = await pickPort(0);
+  const port = await freePort();
   const wrangler = spawn(
     process.execPath,
     [path.join(dir, 'node_modules', '.bin', 'wrangler'), 'dev', '--ip', '127.0.0.1', '--port', String(port)],
@@ -129,7 +130,10 @@ try {
   );
   const wranglerUrl = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`${wranglerUrl}/v1/x`, { method: 'POST', body: '{}' }).then((r) => r.ok, () => false);
+    const ok = await fetch(`${wranglerUrl}/v1/x`, { method: 'POST', body: '{}' }).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) break;
     await sleep(100);
   }
@@ -141,9 +145,14 @@ try {
 }
 
 const base = rows[0];
-const fmt = (rps: number, baseline: number) => `${(rps / 1000).toFixed(2)}k (${((rps / baseline) * 100).toFixed(1)}%)`;
-console.log(`\nHono proxy route to an instant local server; autocannon ${seconds} s per figure, ${os.cpus().length} cores`);
-console.log('runtime                      | req/s at 1 conn (of direct) | p99 ms | req/s at 64 conns (of direct) | p99 ms');
+const fmt = (rps: number, baseline: number) =>
+  `${(rps / 1000).toFixed(2)}k (${((rps / baseline) * 100).toFixed(1)}%)`;
+console.log(
+  `\nHono proxy route to an instant local server; autocannon ${seconds} s per figure, ${os.cpus().length} cores`,
+);
+console.log(
+  'runtime                      | req/s at 1 conn (of direct) | p99 ms | req/s at 64 conns (of direct) | p99 ms',
+);
 for (const row of rows) {
   console.log(
     [

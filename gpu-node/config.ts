@@ -101,7 +101,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code !== 'invalid_type') return issue.message;
   if (issue.input === undefined) return 'required';
   const article = /^[aeiou]/.test(issue.expected) ? 'an' : 'a';
-  return `expected ${article} ${issue.expected}, got ${JSON.stringify(issue.input)}`;
+  const got = JSON.stringify(issue.input);
+  return `expected ${article} ${issue.expected}, got ${got.length > 40 ? `${got.slice(0, 37)}...` : got}`;
 }
 
 /** Engine ids must fit the protocol's id pattern; served names often hold a `/`. */
@@ -129,19 +130,22 @@ function resolveEngines(
       problems.push(`${at}.url: only an external engine has a url; this one is launched on 127.0.0.1:port`);
     }
     const idOwner = idOwners.get(resolved.id);
-    if (idOwner === undefined) idOwners.set(resolved.id, index);
-    else
+    if (idOwner !== undefined) {
       problems.push(
         `${at}.id: "${resolved.id}" is also engines[${idOwner}]'s id; give each engine its own id`,
       );
+    }
+    idOwners.set(resolved.id, idOwner ?? index);
     // An external engine with a url does not listen on this machine's port.
     if (engine.kind !== 'external' || engine.url === undefined) {
       const portOwner = portOwners.get(engine.port);
-      if (portOwner !== undefined)
+      if (portOwner !== undefined) {
         problems.push(`${at}.port: ${engine.port} is also engines[${portOwner}]'s port`);
-      else portOwners.set(engine.port, index);
-      if (engine.port === listenPort)
+      }
+      portOwners.set(engine.port, portOwner ?? index);
+      if (engine.port === listenPort) {
         problems.push(`${at}.port: ${engine.port} is the agent's own node.listen.port`);
+      }
     }
     return resolved;
   });
@@ -162,8 +166,9 @@ function resolveNodeToken(
     if (!fromEnv) problems.push(`gateway.nodeTokenEnv: environment variable ${nodeTokenEnv} is not set`);
     return fromEnv ?? '';
   }
-  if (nodeToken === undefined)
+  if (nodeToken === undefined) {
     problems.push('gateway.nodeToken: required (or nodeTokenEnv: NAME to read it from the environment)');
+  }
   return nodeToken ?? '';
 }
 

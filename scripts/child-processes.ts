@@ -97,9 +97,13 @@ export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-/** `preferred` when it is free, else any free port (the OS picks it). */
+/** `preferred` when it is free, else any free port. */
 export async function pickPort(preferred: number, host = '127.0.0.1'): Promise<number> {
-  if (await isPortFree(preferred, host)) return preferred;
+  return (await isPortFree(preferred, host)) ? preferred : freePort(host);
+}
+
+/** A port the OS reports free now (for tools that cannot listen on port 0 and report back). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);

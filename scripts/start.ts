@@ -142,7 +142,11 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (supervisor.stopping) return;
   const message =
-    error instanceof StartError ? error.message : error instanceof Error ? error.stack : String(error);
-  console.error(`\n${message}`);
+    error instanceof StartError
+      ? error.message
+      : error instanceof Error
+        ? (error.stack ?? error.message)
+        : String(error);
+  console.error(`\n${message.charAt(0).toUpperCase()}${message.slice(1)}`);
   void supervisor.shutdown(1);
 });

@@ -1,11 +1,12 @@
 /**
  * llama.cpp's `llama-server`. /metrics exists only with `--metrics`; unlike vLLM it sits behind
- * the API key, as does /slots. `-np` sets the parallel slots, so it is the engine's capacity.
- * Its gauges carry no labels. Builds up to 2025 also exported `llamacpp:kv_cache_usage_ratio`;
- * current builds dropped it, so the KV share then comes from GET /slots (on by default,
- * `--no-slots` turns it off): tokens held in each slot's cache over each slot's context.
+ * the API key, as does /slots (only /health and the model list are public). `-np` sets the
+ * parallel slots, so it is the engine's capacity. Its gauges carry no labels. Builds up to
+ * 2025 also exported `llamacpp:kv_cache_usage_ratio`; current builds dropped it, so the KV
+ * share then comes from GET /slots (on by default, `--no-slots` turns it off): tokens held in
+ * each slot's cache over each slot's context.
  * Source: tools/server/server-task.cpp (`to_metrics`), server-context.cpp (slot `to_json`),
- * tools/server/README.md.
+ * server-http.cpp (`public_endpoints`), tools/server/README.md.
  */
 import { z } from 'zod';
 import type { EngineLoad } from '../../src/protocol/node-api.ts';

@@ -32,7 +32,7 @@ export async function forwardToEngine(
 ): Promise<Response> {
   const pool = env.MODEL_POOL.get(env.MODEL_POOL.idFromName(request.model));
   const returnLease = (lease: Lease, outcome: LeaseOutcome) => {
-    ctx.waitUntil(pool.release(lease.leaseId, outcome).then(() => undefined, logReleaseFailure(lease)));
+    ctx.waitUntil(releaseWithRetry(() => pool.release(lease.leaseId, outcome), lease));
   };
   const replayable = request.body instanceof Uint8Array;
   const exclude: string[] = [];
@@ -124,7 +124,22 @@ function refusal(picked: Extract<PickResult, { ok: false }>, model: string): Api
   });
 }
 
-function logReleaseFailure(lease: Lease) {
-  return (err: unknown) =>
-    console.error(`could not return lease ${lease.leaseId} on ${lease.engineKey}`, err);
+/**
+ * Returns a lease, retrying once when the Durable Object call failed in a way Cloudflare marks
+ * retryable (a transient reset, not an overload). `release` is idempotent, so a retry after a
+ * call that did land changes nothing. A lease that still cannot be returned is reaped by the
+ * pool's alarm.
+ */
+async function releaseWithRetry(release: () => Promise<boolean>, lease: Lease): Promise<void> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await release();
+      return;
+    } catch (err) {
+      const { retryable, overloaded } = err as { retryable?: boolean; overloaded?: boolean };
+      if (attempt === 0 && retryable && !overloaded) continue;
+      console.error(`could not return lease ${lease.leaseId} on ${lease.engineKey}`, err);
+      return;
+    }
+  }
 }
