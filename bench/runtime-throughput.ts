@@ -80,7 +80,10 @@ const rows: Array<{ runtime: string; c1: { rps: number; p99: number }; c64: { rp
 async function run(runtime: string, url: string): Promise<void> {
   await measure(url, 8); // warm-up: JIT, isolate, connection pools
   rows.push({ runtime, c1: await measure(url, 1), c64: await measure(url, 64) });
-  console.error(`measured ${runtime}`);
+  const last = rows.at(-1);
+  console.error(
+    `${runtime}: ${last?.c1.rps.toFixed(0)} / ${last?.c64.rps.toFixed(0)} req/s at 1 / 64 connections`,
+  );
 }
 
 try {
@@ -112,6 +115,7 @@ try {
   const miniflare = new Miniflare(
     convertV4MiniflareOptions({
       modules: true,
+      modulesRoot: bundle.dir,
       scriptPath: path.join(bundle.dir, bundle.modules[0] ?? 'index.js'),
       compatibilityDate: '2026-11-01',
       bindings: { UPSTREAM_URL: upstreamUrl },

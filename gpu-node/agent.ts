@@ -10,30 +10,33 @@ import type { EngineReport } from '../src/protocol/node-api.ts';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.ts';
 import type { AgentConfig } from './config.ts';
 import { adapterFor } from './engines/index.ts';
-import { describeError, type GatewayClientTimings, GatewayClient } from './gateway-client.ts';
+import { describeError, GatewayClient } from './gateway-client.ts';
 import { readGpuStats } from './gpu-stats.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 import { AgentProxy } from './proxy.ts';
-import { EngineSupervisor, type SupervisorTimings } from './supervisor.ts';
+import { EngineSupervisor } from './supervisor.ts';
+
+/**
+ * Log lines shared by all engines in one heartbeat. The gateway caps a report at 256 KiB; JSON
+ * escaping (ANSI colour codes become `\u001b`) can multiply a line's size, so stay well under.
+ */
+const HEARTBEAT_LOG_CHARS = 64 * 1024;
 
 export interface AgentOptions {
   config: AgentConfig;
   logger: Logger;
   /** Where the agent's own /metrics listens; null turns it off. */
   metricsListen: { host: string; port: number } | null;
-  supervisorTimings?: Partial<SupervisorTimings>;
-  gatewayTimings?: Partial<GatewayClientTimings>;
 }
 
 export class Agent {
-  readonly supervisors: ReadonlyMap<string, EngineSupervisor>;
-  readonly metrics: AgentMetrics;
+  private readonly supervisors: ReadonlyMap<string, EngineSupervisor>;
+  private readonly metrics: AgentMetrics;
   private readonly options: AgentOptions;
   private readonly logger: Logger;
   private readonly proxy: AgentProxy;
   private readonly gateway: GatewayClient;
   private metricsServer: MetricsServer | null = null;
-  private proxyAddress: AddressInfo | null = null;
   private shuttingDown: Promise<void> | null = null;
   private readonly hurry = new AbortController();
 
@@ -52,7 +55,6 @@ export class Agent {
           adapter: adapterFor(engine.kind),
           logDir: config.logDir,
           logger,
-          timings: options.supervisorTimings,
           hooks: {
             stateChanged: (state) => this.metrics.setEngineState(engine.id, state),
             restarted: () => this.metrics.restarts.inc({ engine: engine.id }),
@@ -65,7 +67,7 @@ export class Agent {
       gatewayUrl: config.gateway.url,
       nodeToken: config.gateway.nodeToken,
       logger,
-      timings: { maxHeartbeatIntervalMs: config.heartbeatIntervalMs, ...options.gatewayTimings },
+      timings: { maxHeartbeatIntervalMs: config.heartbeatIntervalMs },
       registration: async () => ({
         name: config.node.name,
         url: config.node.publicUrl,
@@ -88,8 +90,8 @@ export class Agent {
   async start(): Promise<AddressInfo> {
     const { config, metricsListen } = this.options;
     // Listen first: if the port is taken, no engine has been launched that would need stopping.
-    this.proxyAddress = await this.proxy.listen(config.node.listen.host, config.node.listen.port);
-    this.logger.info({ address: this.proxyAddress, publicUrl: config.node.publicUrl }, 'proxy listening');
+    const address = await this.proxy.listen(config.node.listen.host, config.node.listen.port);
+    this.logger.info({ address, publicUrl: config.node.publicUrl }, 'proxy listening');
     for (const supervisor of this.supervisors.values()) supervisor.start();
     if (metricsListen) {
       try {
@@ -108,11 +110,7 @@ export class Agent {
       }
     }
     this.gateway.start();
-    return this.proxyAddress;
-  }
-
-  get metricsAddress(): AddressInfo | null {
-    return this.metricsServer?.address ?? null;
+    return address;
   }
 
   /** Engines in `crashloop` get a fresh start (SIGHUP); returns how many. */
@@ -168,6 +166,7 @@ export class Agent {
   }
 
   private engineReports(): EngineReport[] {
-    return [...this.supervisors.values()].map((supervisor) => supervisor.report());
+    const logChars = Math.floor(HEARTBEAT_LOG_CHARS / Math.max(1, this.supervisors.size));
+    return [...this.supervisors.values()].map((supervisor) => supervisor.report(logChars));
   }
 }

@@ -46,8 +46,15 @@ export class EngineLog {
     this.remember(line);
   }
 
-  lastLines(): string[] {
-    return [...this.ring];
+  /** The newest lines that fit in `maxChars` together (heartbeats have a size cap at the gateway). */
+  lastLines(maxChars = Number.POSITIVE_INFINITY): string[] {
+    let used = 0;
+    let first = this.ring.length;
+    while (first > 0 && used + this.ring[first - 1]!.length <= maxChars) {
+      first -= 1;
+      used += this.ring[first]!.length;
+    }
+    return this.ring.slice(first);
   }
 
   async close(): Promise<void> {

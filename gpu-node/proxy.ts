@@ -47,9 +47,14 @@ export interface ProxyOptions {
 export class AgentProxy {
   readonly server: http.Server;
   private readonly options: ProxyOptions;
+  /**
+   * Pooled connections to engines, dropped after 1 s idle: well before the engines' own idle
+   * timeouts (uvicorn's and llama.cpp's are 5 s), because a POST written onto a socket the engine
+   * is closing at that moment fails and cannot be replayed (its body was streamed through).
+   */
   private readonly upstreamAgents = {
-    http: new http.Agent({ keepAlive: true }),
-    https: new https.Agent({ keepAlive: true }),
+    http: new http.Agent({ keepAlive: true, timeout: 1_000 }),
+    https: new https.Agent({ keepAlive: true, timeout: 1_000 }),
   };
   private readonly inFlight = new Map<string, number>();
   private idleWaiters: Array<() => void> = [];

@@ -110,7 +110,8 @@ export class EngineSupervisor {
     return this.child?.pid ?? null;
   }
 
-  report(): EngineReport {
+  /** `logChars` bounds the log lines included, so many chatty engines cannot outgrow a heartbeat. */
+  report(logChars?: number): EngineReport {
     return {
       id: this.engine.id,
       kind: this.engine.kind,
@@ -119,7 +120,7 @@ export class EngineSupervisor {
       load: this.currentLoad,
       maxConcurrency: this.engine.maxConcurrency,
       restarts: this.restartCount,
-      lastLogLines: this.log.lastLines(),
+      lastLogLines: this.log.lastLines(logChars),
     };
   }
 

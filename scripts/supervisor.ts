@@ -29,10 +29,17 @@ export function createSupervisor(): Supervisor {
     process.exit(code);
   }
 
+  let firstSignalAt = 0;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
-      // A newline first: the signal may arrive in the middle of a progress line.
-      if (!stopping) return void (console.log(), shutdown(0));
+      if (!stopping) {
+        firstSignalAt = Date.now();
+        console.log(); // the signal may arrive in the middle of a progress line
+        void shutdown(0);
+        return;
+      }
+      // npm may forward the terminal's Ctrl-C that reached us already: only a later one is a second.
+      if (Date.now() - firstSignalAt < 1000) return;
       console.log('\nStopping at once.');
       process.exit(130);
     });

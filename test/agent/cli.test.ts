@@ -1,7 +1,9 @@
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { runGpuNode, writeConfig } from './agent-process.ts';
-import { eventually, freePort, makeTempDir } from './throwaway-engine.ts';
+import { eventually, freePort, makeTempDir, removeTempDirs } from './throwaway-engine.ts';
+
+afterAll(removeTempDirs);
 
 async function finished(args: string[]) {
   const run = runGpuNode(args);

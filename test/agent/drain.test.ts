@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_HEADER } from '../../src/protocol/node-api.ts';
 import { type AgentProcess, runGpuNode, writeConfig } from './agent-process.ts';
 import { FakeGateway } from './fake-gateway.ts';
-import { eventually, freePort, makeTempDir, processGone } from './throwaway-engine.ts';
+import { eventually, freePort, makeTempDir, processGone, removeTempDirs } from './throwaway-engine.ts';
+
+afterAll(removeTempDirs);
 
 /** Sends quick requests until one is refused; the agent flips to draining right after the gateway answers. */
 async function firstRefusal(chat: (maxTokens: number) => Promise<Response>): Promise<Response> {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { EngineState } from '../../src/protocol/node-api.ts';
 import { EngineSupervisor, type SupervisorTimings } from '../../gpu-node/supervisor.ts';
 import {
@@ -9,6 +9,7 @@ import {
   freePort,
   makeTempDir,
   processGone,
+  removeTempDirs,
   scriptAdapter,
   silentLogger,
   writeEngineScript,
@@ -22,6 +23,8 @@ const FAST: Partial<SupervisorTimings> = {
   backoff: { baseMs: 150, capMs: 1_000, random: () => 1 },
   stopGraceMs: 300,
 };
+
+afterAll(removeTempDirs);
 
 const running: EngineSupervisor[] = [];
 afterEach(async () => {
@@ -81,7 +84,7 @@ describe('EngineSupervisor', () => {
     );
   });
 
-  it('reports a crash loop and stops restarting an engine that keeps dying', async () => {
+  it('reports a crash loop and stops restarting an engine that keeps dying, until revived', async () => {
     const { supervisor, dir } = await startEngine(
       (dir) => ({ EXIT_AT_ONCE: '1', SPAWN_LOG: join(dir, 'spawns') }),
       {
@@ -98,6 +101,10 @@ describe('EngineSupervisor', () => {
     expect(spawns()).toBe(3);
     expect(supervisor.state).toBe('crashloop');
     expect(supervisor.report().lastLogLines).toContain('cannot load weights');
+    // What SIGHUP to the agent does: a fresh start with a clean crash history.
+    expect(supervisor.revive()).toBe(true);
+    await eventually('crash-looped again after three more launches', () => spawns() === 6);
+    await eventually('crashloop again', () => supervisor.state === 'crashloop');
   });
 
   it('marks an engine unhealthy after failed probes and ready again when it recovers', async () => {

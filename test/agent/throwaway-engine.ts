@@ -3,7 +3,7 @@
  * launched by a minimal adapter that probes `GET /health`. Behaviour is steered by env vars
  * and marker files, so each test reads as "an engine that does X".
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,8 +42,17 @@ server.listen(Number(env.PORT), '127.0.0.1', () => {
 process.on('SIGTERM', () => process.exit(0));
 `;
 
+const tempDirs: string[] = [];
+
 export function makeTempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `switchyard-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `switchyard-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** For `afterAll`: removes every directory makeTempDir made in this test file. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export function writeEngineScript(dir: string): string {
