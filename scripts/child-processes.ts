@@ -66,7 +66,7 @@ export function spawnManaged(
   };
 }
 
-/** Last resort when `npm start` itself is going down: no waiting, nothing left behind. */
+/** Kills a child's whole process group: once a stop's grace is over, or as `npm start` exits. */
 export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   try {
@@ -83,7 +83,8 @@ export function describeExit(exit: ChildExit): string {
 /** The last lines of a log file, for the message that says why something stopped. */
 export function tailLog(file: string, lines = 20): string {
   try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    const text = fs.readFileSync(file, 'utf8').trimEnd();
+    return text === '' ? '(the log is empty)' : text.split('\n').slice(-lines).join('\n');
   } catch {
     return '(no log)';
   }

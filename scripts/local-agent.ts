@@ -86,6 +86,8 @@ function agentConfigYaml(
       listen: { host: '127.0.0.1', port: agentPort },
       publicUrl: `http://127.0.0.1:${agentPort}`,
     },
+    // Engines show up in /v1/models with the first heartbeat after they are ready: keep start short.
+    heartbeatIntervalMs: 1000,
     // Ctrl-C should not wait a minute for demo traffic to finish.
     drainTimeoutMs: 5000,
     logDir: options.logDir,

@@ -84,8 +84,14 @@ async function main(): Promise<void> {
   const admin = resolveAdminToken(process.env, devVars, readState(files.state), shown(files.state));
   writeState(files.state, admin.state);
   // .dev.vars entries override [vars] as under wrangler dev; the environment overrides both.
-  const env = { ...devVars, ...process.env, ADMIN_TOKEN: admin.token };
-  const extraSecrets = Object.keys(devVars).filter((name) => name !== 'ADMIN_TOKEN' && !(name in toml.vars));
+  const env: NodeJS.ProcessEnv = { ...devVars, ...process.env, ADMIN_TOKEN: admin.token };
+  const extraSecrets = Object.keys(devVars).filter((name) => !(name in toml.vars));
+  const missing = toml.secrets.required.filter((name) => !env[name]);
+  if (missing.length > 0) {
+    throw new StartError(
+      `wrangler.toml requires the secrets ${missing.join(', ')}: set them in the environment or .dev.vars`,
+    );
+  }
   const config = generateWorkerdConfig({
     wranglerToml,
     configDir: home,

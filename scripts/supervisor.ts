@@ -1,7 +1,7 @@
 /**
  * Keeps `npm start`'s children together: on Ctrl-C or SIGTERM they stop newest first (the agent
  * drains through a gateway that is still up); when one dies on its own, the rest are stopped and
- * `npm start` exits non-zero; if `npm start` itself goes down, none is left behind.
+ * `npm start` exits non-zero; if `npm start` itself fails (short of SIGKILL), none is left behind.
  */
 import path from 'node:path';
 import { describeExit, killGroup, tailLog, type ManagedChild } from './child-processes.ts';

@@ -22,6 +22,7 @@ const WranglerTomlSchema = z.object({
     .default({ bindings: [] }),
   migrations: z.array(z.object({ new_sqlite_classes: z.array(z.string()).default([]) })).default([]),
   vars: z.record(z.string(), z.unknown()).default({}),
+  secrets: z.object({ required: z.array(z.string()).default([]) }).default({ required: [] }),
 });
 export type WranglerToml = z.infer<typeof WranglerTomlSchema>;
 
@@ -38,11 +39,26 @@ export interface WorkerdConfigInput {
   address: string;
   /** Overrides for `[vars]` entries of the same name (usually `process.env`). */
   env: Record<string, string | undefined>;
-  /** Bindings read from the environment at start (`fromEnvironment`): secrets. */
+  /** Secrets besides wrangler.toml's `secrets.required`; all are read from the environment. */
   secretNames: string[];
   /** The newest date this workerd supports; a later date in wrangler.toml is lowered to it. */
   maxCompatibilityDate?: string;
 }
+
+/** Bindings and features the generator does not reproduce: refused rather than silently dropped. */
+const UNSUPPORTED_KEYS = [
+  'kv_namespaces',
+  'r2_buckets',
+  'd1_databases',
+  'services',
+  'queues',
+  'assets',
+  'ai',
+  'vectorize',
+  'hyperdrive',
+  'workflows',
+  'triggers',
+];
 
 export function parseWranglerToml(text: string): WranglerToml {
   let raw: unknown;
@@ -50,6 +66,12 @@ export function parseWranglerToml(text: string): WranglerToml {
     raw = parseToml(text);
   } catch (cause) {
     throw new StartError('wrangler.toml is not valid TOML', { cause });
+  }
+  const unsupported = UNSUPPORTED_KEYS.filter((key) => typeof raw === 'object' && raw !== null && key in raw);
+  if (unsupported.length > 0) {
+    throw new StartError(
+      `wrangler.toml uses ${unsupported.join(', ')}, which scripts/workerd-config.ts cannot run yet`,
+    );
   }
   const parsed = WranglerTomlSchema.safeParse(raw);
   if (!parsed.success) {
@@ -60,6 +82,7 @@ export function parseWranglerToml(text: string): WranglerToml {
 
 export function generateWorkerdConfig(input: WorkerdConfigInput): string {
   const toml = parseWranglerToml(input.wranglerToml);
+  const secretNames = [...new Set([...toml.secrets.required, ...input.secretNames])];
   const sqliteClasses = new Set(toml.migrations.flatMap((m) => m.new_sqlite_classes));
   const classNames = [...new Set(toml.durable_objects.bindings.map((b) => b.class_name))];
   const foreign = toml.durable_objects.bindings.find((b) => b.script_name !== undefined);
@@ -78,7 +101,7 @@ export function generateWorkerdConfig(input: WorkerdConfigInput): string {
 
   const bindings = [
     ...Object.entries(toml.vars).map(([name, value]) => varBinding(name, value, input.env[name])),
-    ...input.secretNames.map((name) => `(name = ${str(name)}, fromEnvironment = ${str(name)})`),
+    ...secretNames.map((name) => `(name = ${str(name)}, fromEnvironment = ${str(name)})`),
     ...toml.durable_objects.bindings.map(
       (b) => `(name = ${str(b.name)}, durableObjectNamespace = ${str(b.class_name)})`,
     ),
@@ -130,6 +153,18 @@ const config :Workerd.Config = (
 /** A `[vars]` entry: strings become text; other TOML values become JSON, as wrangler does. */
 function varBinding(name: string, value: unknown, override: string | undefined): string {
   if (typeof value === 'string') return `(name = ${str(name)}, text = ${str(override ?? value)})`;
+  if (override !== undefined) {
+    try {
+      JSON.parse(override);
+    } catch (cause) {
+      throw new StartError(
+        `the environment variable ${name} overrides a JSON [vars] entry, so it must be JSON`,
+        {
+          cause,
+        },
+      );
+    }
+  }
   return `(name = ${str(name)}, json = ${str(override ?? JSON.stringify(value))})`;
 }
 
@@ -150,7 +185,7 @@ function list(items: string[], depth: number): string {
 }
 
 /** A Cap'n Proto text literal: quotes, backslashes and control characters escaped. */
-export function str(value: string): string {
+function str(value: string): string {
   const escaped = value.replace(/[\\"\u0000-\u001f\u007f]/g, (ch) =>
     ch === '\\' || ch === '"' ? `\\${ch}` : `\\x${ch.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );

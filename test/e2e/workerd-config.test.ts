@@ -24,6 +24,9 @@ class_name = "Counter"
 tag = "v1"
 new_sqlite_classes = ["Counter"]
 
+[secrets]
+required = ["TEST_SECRET"]
+
 [vars]
 GREETING = "hello from wrangler.toml"
 LIMITS = { rpm = 5 }
@@ -60,7 +63,7 @@ export default {
     if (url.pathname === '/count') return Response.json({ n: await counter.increment('hits') });
     if (url.pathname === '/arm-alarm') return Response.json({ armed: await counter.armAlarm() ?? true });
     if (url.pathname === '/alarms') return Response.json({ n: await counter.read('alarms') });
-    if (url.pathname === '/env') return Response.json({ greeting: env.GREETING, limits: env.LIMITS, secret: env.TEST_SECRET });
+    if (url.pathname === '/env') return Response.json({ greeting: env.GREETING, limits: env.LIMITS, secret: env.TEST_SECRET, other: env.OTHER_SECRET });
     if (url.pathname === '/proxy') return fetch(url.searchParams.get('to'));
     return new Response('not found', { status: 404 });
   },
@@ -80,7 +83,7 @@ function configInput(overrides: Partial<WorkerdConfigInput> = {}): WorkerdConfig
     doStorageDir: path.join(dir, 'do'),
     address: '127.0.0.1:0',
     env: { GREETING: 'hello from the environment' },
-    secretNames: ['TEST_SECRET'],
+    secretNames: ['OTHER_SECRET'],
     maxCompatibilityDate: workerdPackage().compatibilityDate,
     ...overrides,
   };
@@ -92,7 +95,7 @@ async function boot(): Promise<RunningWorkerd> {
   return startWorkerd({
     configPath,
     cwd: dir,
-    env: { ...process.env, TEST_SECRET: 's3cret' },
+    env: { ...process.env, TEST_SECRET: 's3cret', OTHER_SECRET: 'other' },
     logFile: path.join(dir, 'workerd.log'),
   });
 }
@@ -120,11 +123,12 @@ afterAll(async () => {
 });
 
 describe('a generated plain-workerd config', () => {
-  it('serves HTTP and gives [vars] overrides from the environment and fromEnvironment secrets to the Worker', async () => {
+  it('serves HTTP and hands the Worker [vars] overrides and secrets from the environment', async () => {
     expect(await getJson('/env')).toEqual({
       greeting: 'hello from the environment',
       limits: { rpm: 5 },
       secret: 's3cret',
+      other: 'other',
     });
   });
 
@@ -168,6 +172,11 @@ describe('generateWorkerdConfig', () => {
   it('lowers a compatibility date newer than the workerd binary supports', () => {
     const text = generateWorkerdConfig(configInput({ maxCompatibilityDate: '2026-01-01' }));
     expect(text).toContain('compatibilityDate = "2026-01-01"');
+  });
+
+  it('refuses bindings it cannot reproduce instead of dropping them', () => {
+    const toml = `${WRANGLER_TOML}\n[[kv_namespaces]]\nbinding = "CACHE"\nid = "x"\n`;
+    expect(() => generateWorkerdConfig(configInput({ wranglerToml: toml }))).toThrow(/uses kv_namespaces/);
   });
 
   it('refuses a Durable Object binding to another Worker with a message naming the binding', () => {
