@@ -21,7 +21,7 @@ export function printSummary(summary: Summary): void {
     `  Admin token  in ${summary.adminTokenSource}`,
     summary.agentUrl
       ? `  Node agent   ${summary.agentUrl}   (node "local", simulated engines: demo tools, not real models)`
-      : '  Node agent   not started (--no-agent): register a node with a node token from the dashboard',
+      : '  Node agent   not started (--no-agent): create a node token with POST /admin/api/node-tokens',
     `  Logs         ${summary.logDir}/`,
     '',
   ];

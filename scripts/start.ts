@@ -22,7 +22,8 @@ import { startWorkerd, workerdPackage } from './workerd-process.ts';
 const DEFAULT_PORT = 8080;
 
 const root = path.resolve(import.meta.dirname, '..');
-const home = path.join(root, '.switchyard');
+/** SWITCHYARD_HOME moves all local state elsewhere (the end-to-end tests use a temporary one). */
+const home = path.resolve(process.env.SWITCHYARD_HOME ?? path.join(root, '.switchyard'));
 const files = {
   bundle: path.join(home, 'bundle'),
   doStorage: path.join(home, 'do'),
@@ -46,7 +47,8 @@ if (flags.help) {
   --fresh     wipe .switchyard/ (Durable Object storage, demo key, generated admin token) first
   --no-agent  run the gateway only, without the local node agent and its simulated engines
 
-Environment: PORT (gateway port, default ${DEFAULT_PORT}), ADMIN_TOKEN, and any [vars] entry of wrangler.toml.`);
+Environment: PORT (gateway port, default ${DEFAULT_PORT}), SWITCHYARD_HOME (state folder, default .switchyard),
+ADMIN_TOKEN, and any [vars] entry of wrangler.toml.`);
   process.exit(0);
 }
 
