@@ -56,7 +56,10 @@ export class Agent {
           logDir: config.logDir,
           logger,
           hooks: {
-            stateChanged: (state) => this.metrics.setEngineState(engine.id, state),
+            stateChanged: (state) => {
+              this.metrics.setEngineState(engine.id, state);
+              this.gateway.beatSoon();
+            },
             restarted: () => this.metrics.restarts.inc({ engine: engine.id }),
           },
         }),

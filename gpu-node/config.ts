@@ -25,7 +25,7 @@ export class ConfigError extends Error {
 export interface AgentConfig {
   gateway: { url: string; nodeToken: string };
   node: { name: string; listen: { host: string; port: number }; publicUrl: string };
-  /** Overrides the interval the gateway hands out at registration. */
+  /** Caps the interval the gateway hands out at registration: only a shorter one takes effect. */
   heartbeatIntervalMs?: number;
   drainTimeoutMs: number;
   /** Absolute; a relative path in the file is taken from the file's own directory. */
@@ -245,7 +245,7 @@ node:
   # The URL the gateway uses to reach this agent (required).
   publicUrl: https://gpu-box-1.example.com:8100
 
-# heartbeatIntervalMs: 5000   # overrides the interval the gateway hands out
+# heartbeatIntervalMs: 2000   # only a value shorter than the gateway's takes effect
 drainTimeoutMs: 60000         # on SIGTERM, how long in-flight requests may finish
 logDir: ./gpu-node-logs       # engine logs; relative to this file
 

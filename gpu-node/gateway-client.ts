@@ -61,6 +61,8 @@ export class GatewayClient {
   private gatewaySaysDraining = false;
   private readonly stopController = new AbortController();
   private loop: Promise<void> | null = null;
+  /** Aborted to cut the wait before the next heartbeat short. */
+  private wake = new AbortController();
 
   constructor(options: GatewayClientOptions) {
     this.options = options;
@@ -79,6 +81,14 @@ export class GatewayClient {
 
   start(): void {
     this.loop ??= this.keepInTouch(this.stopController.signal);
+  }
+
+  /**
+   * Sends the next heartbeat now rather than at the end of the interval: an engine that became
+   * ready (or crashed) should not wait up to one interval for the gateway to hear of it.
+   */
+  beatSoon(): void {
+    this.wake.abort();
   }
 
   /** Ends the heartbeat loop (a beat under way is abandoned). */
@@ -108,7 +118,8 @@ export class GatewayClient {
         else await this.beat(this.registered.credential, signal);
         if (failures > 0) this.logger.info({ failures }, 'gateway reachable again');
         failures = 0;
-        await sleep(this.intervalMs(), signal);
+        await sleep(this.intervalMs(), AbortSignal.any([signal, this.wake.signal]));
+        if (this.wake.signal.aborted) this.wake = new AbortController();
       } catch (error) {
         if (signal.aborted) return;
         const failure = asGatewayError(error);

@@ -86,7 +86,8 @@ function agentConfigYaml(
       listen: { host: '127.0.0.1', port: agentPort },
       publicUrl: `http://127.0.0.1:${agentPort}`,
     },
-    // Engines show up in /v1/models with the first heartbeat after they are ready: keep start short.
+    // One machine, no scale concern: a short interval keeps the dashboard live and lets a lost
+    // agent be noticed quickly. (Readiness itself is reported at once, whatever the interval.)
     heartbeatIntervalMs: 1000,
     // Ctrl-C should not wait a minute for demo traffic to finish.
     drainTimeoutMs: 5000,

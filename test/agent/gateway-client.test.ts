@@ -82,3 +82,24 @@ describe('GatewayClient', () => {
     expect(client.credential).toBeNull();
   });
 });
+
+describe('GatewayClient.beatSoon', () => {
+  it('sends a heartbeat at once instead of waiting out the interval', async () => {
+    gateway = new FakeGateway(60_000); // an interval no test would wait for
+    client = new GatewayClient({
+      gatewayUrl: await gateway.start(),
+      nodeToken: gateway.nodeToken,
+      logger: silentLogger,
+      timings: { retry: { baseMs: 100, capMs: 400, random: () => 1 }, requestTimeoutMs: 1_000 },
+      registration: async () => ({ name: 'box', url: 'http://127.0.0.1:1', engines: [ENGINE], gpus: [] }),
+      heartbeat: async () => ({ engines: [ENGINE], gpus: [] }),
+    });
+    client.start();
+    await eventually('registration', () => client.credential !== null);
+    expect(gateway.heartbeats()).toHaveLength(0);
+    client.beatSoon();
+    await eventually('a heartbeat', () => gateway.heartbeats().length === 1);
+    client.beatSoon();
+    await eventually('a second heartbeat', () => gateway.heartbeats().length === 2);
+  });
+});
