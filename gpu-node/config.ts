@@ -63,6 +63,11 @@ const EngineSchema = z.strictObject({
   env: z.record(z.string(), z.string()).default({}),
   maxConcurrency: z.number().int().positive().optional(),
   command: z.string().min(1).optional(),
+  /** External engines only: the environment variable holding that server's own API key. */
+  apiKeyEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
 });
 
 const AgentConfigFileSchema = z.strictObject({
@@ -113,11 +118,12 @@ function idFromName(name: string): string {
 function resolveEngines(
   engines: AgentConfigFile['engines'],
   listenPort: number,
+  env: NodeJS.ProcessEnv,
   problems: string[],
 ): EngineConfig[] {
   const idOwners = new Map<string, number>();
   const portOwners = new Map<number, number>();
-  return engines.map(({ id, servedModelName, maxConcurrency, ...engine }, index) => {
+  return engines.map(({ id, servedModelName, maxConcurrency, apiKeyEnv, ...engine }, index) => {
     const at = `engines[${index}]`;
     const name = servedModelName ?? engine.model;
     const resolved: EngineConfig = {
@@ -126,6 +132,17 @@ function resolveEngines(
       servedModelName: name,
       maxConcurrency: maxConcurrency ?? DEFAULT_MAX_CONCURRENCY[engine.kind],
     };
+    if (apiKeyEnv !== undefined) {
+      if (engine.kind !== 'external') {
+        problems.push(
+          `${at}.apiKeyEnv: only an external engine has a key of its own; launched engines get a fresh one`,
+        );
+      } else if (!env[apiKeyEnv]) {
+        problems.push(`${at}.apiKeyEnv: environment variable ${apiKeyEnv} is not set`);
+      } else {
+        resolved.apiKey = env[apiKeyEnv];
+      }
+    }
     if (engine.url !== undefined && engine.kind !== 'external') {
       problems.push(`${at}.url: only an external engine has a url; this one is launched on 127.0.0.1:port`);
     }
@@ -192,7 +209,7 @@ export function parseAgentConfig(raw: unknown, options: ParseConfigOptions = {})
   const file = parsed.data;
   const problems: string[] = [];
   const nodeToken = resolveNodeToken(file.gateway, options.env ?? process.env, problems);
-  const engines = resolveEngines(file.engines, file.node.listen.port, problems);
+  const engines = resolveEngines(file.engines, file.node.listen.port, options.env ?? process.env, problems);
   if (problems.length > 0) throw new ConfigError(`${source} is invalid:`, { problems });
   return {
     gateway: { url: file.gateway.url, nodeToken },

@@ -69,8 +69,8 @@ interface Lifetime {
 
 export class EngineSupervisor {
   readonly engine: EngineConfig;
-  /** The engine's own API key, made fresh at every agent start; only the proxy uses it. */
-  readonly apiKey = randomBytes(24).toString('base64url');
+  /** The engine's API key: fresh at every agent start, or an external engine's own. */
+  readonly apiKey: string;
   readonly baseUrl: string;
   readonly log: EngineLog;
   private readonly adapter: EngineAdapter;
@@ -90,6 +90,7 @@ export class EngineSupervisor {
 
   constructor(options: SupervisorOptions) {
     this.engine = options.engine;
+    this.apiKey = options.engine.apiKey ?? randomBytes(24).toString('base64url');
     this.adapter = options.adapter;
     this.timings = { ...DEFAULT_SUPERVISOR_TIMINGS, ...options.timings };
     this.logger = options.logger.child({ engine: options.engine.id });

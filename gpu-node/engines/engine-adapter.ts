@@ -25,6 +25,11 @@ export interface EngineConfig {
   maxConcurrency: number;
   /** Overrides the binary the adapter would run (e.g. a venv's `vllm`). */
   command?: string;
+  /**
+   * An external engine's own API key (from `apiKeyEnv`). Launched engines get a fresh random
+   * key from the supervisor at every start instead.
+   */
+  apiKey?: string;
 }
 
 export interface LaunchCommand {

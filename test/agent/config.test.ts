@@ -144,6 +144,22 @@ describe('loadAgentConfig', () => {
     );
   });
 
+  it('gives an external engine the API key its apiKeyEnv names, and refuses it on launched engines', () => {
+    const external = { kind: 'external', model: 'llama3', port: 11434, apiKeyEnv: 'OLLAMA_KEY' };
+    const withKey = parseAgentConfig({ ...minimal, engines: [external] }, { env: { OLLAMA_KEY: 'k-123' } });
+    expect(withKey.engines[0]!.apiKey).toBe('k-123');
+    expect(() => parseAgentConfig({ ...minimal, engines: [external] }, { env: {} })).toThrow(ConfigError);
+    const launched = { kind: 'vllm', model: 'm', port: 8001, apiKeyEnv: 'OLLAMA_KEY' };
+    const error = (() => {
+      try {
+        parseAgentConfig({ ...minimal, engines: [launched] }, { env: { OLLAMA_KEY: 'k' } });
+      } catch (caught) {
+        return caught as ConfigError;
+      }
+    })();
+    expect(error?.problems.join('\n')).toContain('engines[0].apiKeyEnv: only an external engine');
+  });
+
   it('throws ConfigError with the cause when the file cannot be read', async () => {
     const error = await loadAgentConfig(join(dir, 'absent.yaml'), {}).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ConfigError);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { EngineState } from '../../src/protocol/node-api.ts';
 import { EngineSupervisor, type SupervisorTimings } from '../../gpu-node/supervisor.ts';
+import { adapterFor } from '../../gpu-node/engines/index.ts';
 import {
   engineConfig,
   eventually,
@@ -56,7 +57,10 @@ describe('EngineSupervisor', () => {
     expect(supervisor.state).toBe('starting');
     await eventually('ready', () => supervisor.state === 'ready');
     await eventually('output captured', () => supervisor.report().lastLogLines.includes('engine listening'));
-    expect(readFileSync(supervisor.log.path, 'utf8')).toContain('engine booting');
+    // The file is written asynchronously; the ring buffer is not.
+    await eventually('output in the log file', () =>
+      readFileSync(supervisor.log.path, 'utf8').includes('engine booting'),
+    );
     expect(supervisor.report()).toMatchObject({
       id: 'e1',
       model: 'm',
@@ -128,5 +132,21 @@ describe('EngineSupervisor', () => {
     expect(processGone(leader)).toBe(true);
     expect(processGone(grandchild)).toBe(true);
     expect(() => process.kill(-leader, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+  });
+});
+
+describe('engine API keys', () => {
+  it('uses an external engine’s own key and makes a fresh one for launched engines', () => {
+    const make = (apiKey?: string) =>
+      new EngineSupervisor({
+        engine: { ...engineConfig(1, {}), kind: 'external', ...(apiKey ? { apiKey } : {}) },
+        adapter: adapterFor('external'),
+        logDir: '/tmp',
+        logger: silentLogger,
+      });
+    expect(make('k-own').apiKey).toBe('k-own');
+    const [a, b] = [make(), make()];
+    expect(a.apiKey).toMatch(/^[\w-]{32}$/);
+    expect(a.apiKey).not.toBe(b.apiKey);
   });
 });
