@@ -71,3 +71,40 @@ describe('engine simulator as a process', () => {
     expect(stderr).toContain('--fail-rate');
   });
 });
+
+describe('an orphaned simulator', () => {
+  it('stops itself when the process that launched it dies without stopping it', async () => {
+    // A stand-in agent: launches the simulator detached, prints its pid, then is SIGKILLed.
+    const launcher = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const { spawn } = require('node:child_process');
+         const sim = spawn(process.execPath, ['gpu-node/sim/main.ts', '--port', '0', '--served-model-name', 'orphan'],
+           { detached: true, stdio: 'ignore' });
+         console.log(sim.pid);
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    started.push(launcher);
+    const [line] = (await once(launcher.stdout!, 'data')) as [Buffer];
+    const simPid = Number(line.toString().trim());
+    await new Promise((resolve) => setTimeout(resolve, 800)); // let it start listening
+    launcher.kill('SIGKILL');
+    const deadline = Date.now() + 5_000;
+    while (isRunning(simPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const stillRunning = isRunning(simPid);
+    if (stillRunning) process.kill(simPid, 'SIGKILL');
+    expect(stillRunning).toBe(false);
+  });
+});
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
