@@ -3,6 +3,8 @@
  * for (`x-switchyard-engine`) picks the behaviour:
  *   ok / ok-*      answers: JSON echo of what it received, or SSE when `stream: true`
  *   fail500        500 with an engine error body
+ *   audio          audio/mpeg bytes 0..255 repeated, 64 KiB, in 8 chunks (speech output)
+ *   reject400      400 with an engine error body (a client error: not retried)
  *   midstream      SSE: two events, then the connection drops
  *   stall          SSE: one event, then silence
  *   slow           SSE: an event every 50 ms for 10 s (for client-abort tests)
@@ -61,6 +63,20 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
   if (engine === 'silent') return;
   if (engine === 'fail500') {
     return json(res, 500, { error: { message: 'engine exploded', type: 'InternalServerError', code: 500 } });
+  }
+  if (engine === 'audio') {
+    res.writeHead(200, { 'content-type': 'audio/mpeg' });
+    const chunk = Buffer.from(Array.from({ length: 8192 }, (_, i) => i % 256));
+    for (let i = 0; i < 8; i++) res.write(chunk);
+    return void res.end();
+  }
+  if (engine === 'reject400') {
+    return json(res, 400, {
+      object: 'error',
+      message: 'top_k must be -1 or positive',
+      type: 'BadRequestError',
+      code: 400,
+    });
   }
   if (engine === 'midstream') {
     sse(res, [chunk('Hel'), chunk('lo')]);

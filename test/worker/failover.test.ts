@@ -40,6 +40,24 @@ describe('failover and broken streams', () => {
     expect(res.status).toBe(200);
   });
 
+  it('passes an engine 4xx through verbatim without trying another engine', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('reject');
+    await registerNode([engine('reject400', model)]);
+    await registerNode([engine('reject400', model)]);
+    const res = await chat(key, { model, top_k: -7 }, { 'x-request-id': 'reject-1' });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('x-switchyard-error-source')).toBe('upstream');
+    expect(await res.json()).toEqual({
+      object: 'error',
+      message: 'top_k must be -1 or positive',
+      type: 'BadRequestError',
+      code: 400,
+    });
+    const tried = (await fakeNodeLog()).filter((r) => r.headers['x-request-id'] === 'reject-1');
+    expect(tried).toHaveLength(1);
+  });
+
   it('tries at most three engines', async () => {
     const key = await createApiKey();
     const model = uniqueModel('three');

@@ -156,6 +156,22 @@ describe('the OpenAI surface', () => {
     expect(res.status).toBe(413);
   });
 
+  it('relays binary speech audio byte for byte', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('tts');
+    await registerNode([engine('audio', model)]);
+    const res = await call('/v1/audio/speech', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, input: 'Hello', voice: 'alloy' }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('audio/mpeg');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    expect(bytes.byteLength).toBe(65_536);
+    expect(bytes.every((b, i) => b === i % 256)).toBe(true);
+  });
+
   it('keeps every turn of an LMDeploy interactive session on the same engine', async () => {
     const key = await createApiKey();
     const model = uniqueModel('interactive');
