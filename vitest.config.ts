@@ -15,8 +15,8 @@ export default defineConfig({
               bindings: {
                 ADMIN_TOKEN: 'test-admin-token',
                 HEARTBEAT_INTERVAL_MS: '1000',
-                NODE_UNHEALTHY_AFTER_MS: '300',
-                NODE_EVICT_AFTER_MS: '700',
+                NODE_UNHEALTHY_AFTER_MS: '1000',
+                NODE_EVICT_AFTER_MS: '2000',
                 UPSTREAM_CONNECT_TIMEOUT_MS: '1000',
                 UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                 UPSTREAM_IDLE_TIMEOUT_MS: '500',

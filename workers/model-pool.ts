@@ -92,7 +92,8 @@ export class ModelPool extends DurableObject<Env> {
     this.syncNode(nodeId, []);
   }
 
-  async pick(request: { affinityKey?: string; exclude?: string[] }): Promise<PickResult> {
+  /** `leaseId` is the caller's, so it can release the lease before this call has answered. */
+  async pick(request: { leaseId: string; affinityKey?: string; exclude?: string[] }): Promise<PickResult> {
     if (this.engines.size === 0) return { ok: false, reason: 'unknown_model', retryAfterSeconds: 0 };
     const exclude = new Set(request.exclude ?? []);
     const candidates: Candidate[] = [...this.engines.values()].filter(
@@ -105,7 +106,7 @@ export class ModelPool extends DurableObject<Env> {
       return { ok: false, reason: 'no_available_engine', retryAfterSeconds };
     }
     if (request.affinityKey) this.rememberSession(request.affinityKey, chosen.engineKey);
-    return { ok: true, lease: await this.grantLease(chosen.engineKey) };
+    return { ok: true, lease: await this.grantLease(request.leaseId, chosen.engineKey) };
   }
 
   /** Returns a lease. Idempotent: a second release of the same lease changes nothing. */
@@ -139,9 +140,8 @@ export class ModelPool extends DurableObject<Env> {
     if (leasesLeft) await this.ctx.storage.setAlarm(Date.now() + REAP_EVERY_MS);
   }
 
-  private async grantLease(engineKey: string): Promise<Lease> {
+  private async grantLease(leaseId: string, engineKey: string): Promise<Lease> {
     const engine = this.engines.get(engineKey)!;
-    const leaseId = crypto.randomUUID();
     this.ctx.storage.sql.exec(
       'INSERT INTO leases (lease_id, engine_key, created_at) VALUES (?, ?, ?)',
       leaseId,

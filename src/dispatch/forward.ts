@@ -3,9 +3,10 @@
  * fail over before the first byte (at most two more engines), then relay the response.
  * Every lease goes back to its pool exactly once, on every path.
  */
-import type { Lease, LeaseOutcome, PickResult } from '../../workers/model-pool.ts';
+import type { LeaseOutcome, PickResult } from '../../workers/model-pool.ts';
 import type { GatewayConfig } from '../env.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../errors.ts';
+import { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 
@@ -31,16 +32,18 @@ export async function forwardToEngine(
   request: ForwardRequest,
 ): Promise<Response> {
   const pool = env.MODEL_POOL.get(env.MODEL_POOL.idFromName(request.model));
-  const returnLease = (lease: Lease, outcome: LeaseOutcome) => {
-    ctx.waitUntil(releaseWithRetry(() => pool.release(lease.leaseId, outcome), lease));
-  };
+  const returnLease = (leaseId: string, outcome: LeaseOutcome) =>
+    ctx.waitUntil(releaseWithRetry(() => pool.release(leaseId, outcome), leaseId, request.model));
   const replayable = request.body instanceof Uint8Array;
   const exclude: string[] = [];
   let lastFailure: Extract<AttemptResult, { kind: 'failed' }> | undefined;
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const picked = await pool.pick({ affinityKey: request.affinityKey, exclude });
+    if (request.clientSignal.aborted) throw clientClosed();
+    const held = new HeldLease(request.clientSignal, returnLease);
+    const picked = await pool.pick({ leaseId: held.leaseId, affinityKey: request.affinityKey, exclude });
     if (!picked.ok) {
+      held.refused();
       if (lastFailure) break;
       throw refusal(picked, request.model);
     }
@@ -59,15 +62,15 @@ export async function forwardToEngine(
     if (bodyError) {
       // The upload was cut at the cap; whatever the engine made of the truncated body is moot.
       if (result.kind === 'response') result.abort.abort(bodyError);
-      returnLease(lease, 'aborted');
+      held.release('aborted');
       throw bodyError;
     }
-    if (result.kind === 'response') return relayResponse(result, lease, config, returnLease);
+    if (result.kind === 'response') return relayResponse(result, held, config);
     if (result.kind === 'client_gone') {
-      returnLease(lease, 'aborted');
-      throw new ApiError(400, 'The client closed the request.', { code: 'client_closed_request' });
+      held.release('aborted');
+      throw clientClosed();
     }
-    returnLease(lease, 'failed');
+    held.release('failed');
     exclude.push(lease.engineKey);
     lastFailure = result;
     if (!replayable) break;
@@ -77,9 +80,8 @@ export async function forwardToEngine(
 
 function relayResponse(
   result: Extract<AttemptResult, { kind: 'response' }>,
-  lease: Lease,
+  held: HeldLease,
   config: GatewayConfig,
-  returnLease: (lease: Lease, outcome: LeaseOutcome) => void,
 ): Response {
   const { response, reader, firstChunk, abort } = result;
   const headers = new Headers(response.headers);
@@ -87,7 +89,7 @@ function relayResponse(
   if (isEventStream) headers.delete('content-length');
   if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
   if (!reader) {
-    returnLease(lease, 'ok');
+    held.release('ok');
     return new Response(null, { status: response.status, headers });
   }
   const body = relayBody({
@@ -96,7 +98,7 @@ function relayResponse(
     isEventStream,
     idleTimeoutMs: config.idleTimeoutMs,
     abortUpstream: (reason) => abort.abort(new Error(reason)),
-    onFinish: (outcome) => returnLease(lease, outcome),
+    onFinish: (outcome) => held.release(outcome),
   });
   return new Response(body, { status: response.status, headers });
 }
@@ -109,6 +111,11 @@ function failureResponse(failure: Extract<AttemptResult, { kind: 'failed' }>): R
     return new Response(failure.upstream.body, { status: failure.upstream.status, headers });
   }
   throw failure.error;
+}
+
+/** What nobody will read: the client has gone. */
+function clientClosed(): ApiError {
+  return new ApiError(400, 'The client closed the request.', { code: 'client_closed_request' });
 }
 
 function refusal(picked: Extract<PickResult, { ok: false }>, model: string): ApiError {
@@ -130,7 +137,11 @@ function refusal(picked: Extract<PickResult, { ok: false }>, model: string): Api
  * call that did land changes nothing. A lease that still cannot be returned is reaped by the
  * pool's alarm.
  */
-async function releaseWithRetry(release: () => Promise<boolean>, lease: Lease): Promise<void> {
+async function releaseWithRetry(
+  release: () => Promise<boolean>,
+  leaseId: string,
+  model: string,
+): Promise<void> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await release();
@@ -138,7 +149,7 @@ async function releaseWithRetry(release: () => Promise<boolean>, lease: Lease): 
     } catch (err) {
       const { retryable, overloaded } = err as { retryable?: boolean; overloaded?: boolean };
       if (attempt === 0 && retryable && !overloaded) continue;
-      console.error(`could not return lease ${lease.leaseId} on ${lease.engineKey}`, err);
+      console.error(`could not return lease ${leaseId} to the pool of ${model}`, err);
       return;
     }
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  call,
   chat,
   createApiKey,
   engine,
@@ -109,6 +110,35 @@ describe('failover and broken streams', () => {
     for (let i = 0; i < 40; i++) {
       await sleep(50);
       entry = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === 'abort-1');
+      if (entry?.callerGone && (await poolSnapshot(model))[0]!.inflight === 0) break;
+    }
+    expect(entry?.callerGone).toBe(true);
+    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+  });
+
+  it('aborts the engine request and returns the lease when the client leaves before the first byte', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('abort-early');
+    await registerNode([engine('silent', model)]);
+    const client = new AbortController();
+    const pending = call('/v1/chat/completions', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'x-request-id': 'abort-early-1',
+      },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      signal: client.signal,
+    }).catch((e: unknown) => e);
+    await sleep(200);
+    expect((await poolSnapshot(model))[0]!.inflight).toBe(1);
+    client.abort();
+    await pending;
+    let entry;
+    for (let i = 0; i < 20; i++) {
+      await sleep(50);
+      entry = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === 'abort-early-1');
       if (entry?.callerGone && (await poolSnapshot(model))[0]!.inflight === 0) break;
     }
     expect(entry?.callerGone).toBe(true);

@@ -55,13 +55,13 @@ describe('node registry and /v1/models', () => {
     await registerNode([engine('ok', model)]);
     expect(await listedModels(key)).toContain(model);
 
-    await sleep(400); // past NODE_UNHEALTHY_AFTER_MS (300) in the test config
+    await sleep(1100); // past NODE_UNHEALTHY_AFTER_MS (1000) in the test config
     await runRegistryAlarm();
     expect(await listedModels(key)).not.toContain(model);
     const unhealthy = await chat(key, { model });
     expect(unhealthy.status).toBe(503);
 
-    await sleep(400); // past NODE_EVICT_AFTER_MS (700)
+    await sleep(1000); // past NODE_EVICT_AFTER_MS (2000)
     await runRegistryAlarm();
     const nodes = await registry().listNodes();
     expect(nodes.some((n) => n.engines.some((e) => e.model === model))).toBe(false);
