@@ -106,14 +106,7 @@ describe('failover and broken streams', () => {
     await reader.read();
     expect((await poolSnapshot(model))[0]!.inflight).toBe(1);
     await reader.cancel();
-    let entry;
-    for (let i = 0; i < 40; i++) {
-      await sleep(50);
-      entry = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === 'abort-1');
-      if (entry?.callerGone && (await poolSnapshot(model))[0]!.inflight === 0) break;
-    }
-    expect(entry?.callerGone).toBe(true);
-    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+    expect(await afterAbort('abort-1', model)).toEqual({ engineSawCallerLeave: true, inflight: 0 });
   });
 
   it('aborts the engine request and returns the lease when the client leaves before the first byte', async () => {
@@ -135,13 +128,21 @@ describe('failover and broken streams', () => {
     expect((await poolSnapshot(model))[0]!.inflight).toBe(1);
     client.abort();
     await pending;
-    let entry;
-    for (let i = 0; i < 20; i++) {
-      await sleep(50);
-      entry = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === 'abort-early-1');
-      if (entry?.callerGone && (await poolSnapshot(model))[0]!.inflight === 0) break;
-    }
-    expect(entry?.callerGone).toBe(true);
-    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+    expect(await afterAbort('abort-early-1', model)).toEqual({ engineSawCallerLeave: true, inflight: 0 });
   });
 });
+
+/** Waits (up to 2 s) for the engine to see the gateway hang up and the pool to get its lease back. */
+async function afterAbort(requestId: string, model: string) {
+  let state = { engineSawCallerLeave: false, inflight: -1 };
+  for (let i = 0; i < 40; i++) {
+    await sleep(50);
+    const entry = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === requestId);
+    state = {
+      engineSawCallerLeave: entry?.callerGone === true,
+      inflight: (await poolSnapshot(model))[0]!.inflight,
+    };
+    if (state.engineSawCallerLeave && state.inflight === 0) break;
+  }
+  return state;
+}
