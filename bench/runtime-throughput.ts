@@ -142,7 +142,12 @@ try {
     await sleep(100);
   }
   await run('wrangler dev', wranglerUrl);
+  // Stop its whole group (wrangler, its workerd) and wait, so nothing outlives the bench.
+  const exited = new Promise((resolve) => wrangler.once('exit', resolve));
   process.kill(-(wrangler.pid ?? 0), 'SIGTERM');
+  if ((await Promise.race([exited, sleep(5000).then(() => 'timeout')])) === 'timeout') {
+    process.kill(-(wrangler.pid ?? 0), 'SIGKILL');
+  }
 } finally {
   upstream.close();
   fs.rmSync(dir, { recursive: true, force: true });

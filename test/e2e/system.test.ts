@@ -4,7 +4,8 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, startLocalSystem, type LocalSystem } from './local-system.ts';
+import { isAlive } from '../../scripts/process-tree.ts';
+import { startLocalSystem, type LocalSystem } from './local-system.ts';
 
 const CHAT = 'switchyard-sim-chat';
 const EMBED = 'switchyard-sim-embed';
