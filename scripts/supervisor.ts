@@ -4,6 +4,7 @@
  * `npm start` exits non-zero; if `npm start` itself fails (short of SIGKILL), none is left behind.
  */
 import path from 'node:path';
+import { onOrphaned } from '../gpu-node/parent-watch.ts';
 import { describeExit, killGroup, tailLog, type ManagedChild } from './child-processes.ts';
 
 export interface Supervisor {
@@ -45,6 +46,11 @@ export function createSupervisor(): Supervisor {
     });
   }
   process.on('exit', () => children.forEach(({ child }) => killGroup(child.process, 'SIGKILL')));
+  // npm, sent SIGTERM (by `timeout`, a service manager), exits without passing it on: when it
+  // is gone, stop as if the signal had reached us.
+  onOrphaned(() => {
+    if (!stopping) void shutdown(0);
+  });
 
   return {
     get stopping() {

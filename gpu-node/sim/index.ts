@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { parseSimOptions, simCommandLineFlags, type SimOptions } from './options.ts';
 import { type RunningSimulator, startSimulator } from './server.ts';
+import { onOrphaned } from '../parent-watch.ts';
 
 export { parseSimOptions, simCommandLineFlags, simOptionsSchema } from './options.ts';
 export type { SimFlag, SimOptions } from './options.ts';
@@ -43,27 +44,11 @@ export async function runSimulator(options: Partial<SimOptions>): Promise<Runnin
   // Before the "listening" line: whoever reads it may signal at once.
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  exitWhenOrphaned(stop);
+  // Launched by an agent that was then SIGKILLed: stop rather than linger holding the port.
+  onOrphaned(stop);
   const { servedModelName, engineId, task } = simulator.options;
   process.stdout.write(
     `switchyard-sim listening on ${simulator.url} (model ${servedModelName}, task ${task}, engine ${engineId})\n`,
   );
   return simulator;
-}
-
-/**
- * A simulator is a child of whatever launched it (the agent, a shell). If that parent dies
- * without stopping it — an agent killed with SIGKILL — the simulator is re-parented; it then
- * stops itself rather than linger holding its port. Real engines get the same guarantee from
- * systemd's control-group kill (docs/gpu-node.md).
- */
-function exitWhenOrphaned(stop: () => void): void {
-  const parent = process.ppid;
-  const timer = setInterval(() => {
-    if (process.ppid !== parent) {
-      clearInterval(timer);
-      stop();
-    }
-  }, 500);
-  timer.unref();
 }
