@@ -50,7 +50,7 @@ const LEASE_MAX_AGE_MS = 60 * 60 * 1000;
 const REAP_EVERY_MS = 5 * 60 * 1000;
 const MAX_SESSIONS = 100_000;
 
-export function engineKeyOf(nodeId: string, engineId: string): string {
+function engineKeyOf(nodeId: string, engineId: string): string {
   return `${nodeId}/${engineId}`;
 }
 

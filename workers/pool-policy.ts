@@ -13,7 +13,7 @@ export interface Candidate {
   leasesSinceReport: number;
 }
 
-export function expectedLoad(engine: Candidate): number {
+function expectedLoad(engine: Candidate): number {
   return (engine.running + engine.waiting + engine.leasesSinceReport) / engine.maxConcurrency;
 }
 

@@ -10,7 +10,7 @@ import { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 
-export const MAX_ATTEMPTS = 3;
+const MAX_ATTEMPTS = 3;
 
 export interface ForwardRequest {
   model: string;

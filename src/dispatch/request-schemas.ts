@@ -9,7 +9,8 @@ import { z } from 'zod';
 const model = z.string().min(1).max(256);
 const tokenLimit = z.number().int().positive().optional();
 
-const ModelOnlySchema = z.looseObject({ model });
+/** Routes that take a JSON body and need only `model` to be routed. */
+export const ModelRoutedSchema = z.looseObject({ model });
 
 export const ChatCompletionSchema = z.looseObject({
   model,
@@ -19,7 +20,6 @@ export const ChatCompletionSchema = z.looseObject({
   max_completion_tokens: tokenLimit,
   user: z.string().optional(),
 });
-export type ChatCompletionRequest = z.infer<typeof ChatCompletionSchema>;
 
 export const CompletionSchema = z.looseObject({
   model,
@@ -56,10 +56,7 @@ export const InteractiveSchema = z.looseObject({
 
 export const SpeechSchema = z.looseObject({ model, input: z.string(), stream_format: z.string().optional() });
 
-/** Routes that take a JSON body and need only `model` to be routed. */
-export const ModelRoutedSchema = ModelOnlySchema;
-
-export type RoutedRequestBody = z.infer<typeof ModelOnlySchema> & {
+export type RoutedRequestBody = z.infer<typeof ModelRoutedSchema> & {
   stream?: boolean;
   user?: string;
   session_id?: number;

@@ -13,8 +13,8 @@ import { directory, registry } from '../stubs.ts';
 const MAX_ADMIN_BODY_BYTES = 16 * 1024;
 const label = z.string().trim().min(1).max(128);
 
-export const CreateKeySchema = z.object({ name: label, tenant: label.default('default') });
-export const CreateNodeTokenSchema = z.object({ name: label });
+const CreateKeySchema = z.object({ name: label, tenant: label.default('default') });
+const CreateNodeTokenSchema = z.object({ name: label });
 
 export const adminRoutes = new Hono<AppEnv>();
 
