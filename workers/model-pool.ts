@@ -8,6 +8,7 @@
  * policies behind the same `pick`/`release` interface.
  */
 import { DurableObject } from 'cloudflare:workers';
+import { gatewayConfig } from '../src/env.ts';
 import { leastLoaded, type Candidate } from './pool-policy.ts';
 
 /** An engine as the registry pushes it to the pool. */
@@ -102,7 +103,8 @@ export class ModelPool extends DurableObject<Env> {
     const sticky = request.affinityKey ? this.sessionEngine(request.affinityKey) : undefined;
     const chosen = candidates.find((e) => e.engineKey === sticky) ?? leastLoaded(candidates);
     if (!chosen) {
-      const retryAfterSeconds = Math.max(1, Math.ceil(Number(this.env.HEARTBEAT_INTERVAL_MS) / 1000));
+      // By the next heartbeat an engine may have become ready.
+      const retryAfterSeconds = Math.max(1, Math.ceil(gatewayConfig(this.env).heartbeatIntervalMs / 1000));
       return { ok: false, reason: 'no_available_engine', retryAfterSeconds };
     }
     if (request.affinityKey) this.rememberSession(request.affinityKey, chosen.engineKey);
