@@ -29,6 +29,7 @@ const GatewayConfigSchema = z.object({
   UPSTREAM_IDLE_TIMEOUT_MS: millis,
   MAX_JSON_BODY_BYTES: millis,
   MAX_UPLOAD_BYTES: millis,
+  ENGINE_OVERCOMMIT: z.coerce.number().positive(),
 });
 
 export interface GatewayConfig {
@@ -40,6 +41,8 @@ export interface GatewayConfig {
   idleTimeoutMs: number;
   maxJsonBodyBytes: number;
   maxUploadBytes: number;
+  /** An engine gets at most maxConcurrency × this many requests in flight from the gateway. */
+  engineOvercommit: number;
 }
 
 let cached: { source: Env; config: GatewayConfig } | undefined;
@@ -60,6 +63,7 @@ export function gatewayConfig(env: Env): GatewayConfig {
     idleTimeoutMs: v.UPSTREAM_IDLE_TIMEOUT_MS,
     maxJsonBodyBytes: v.MAX_JSON_BODY_BYTES,
     maxUploadBytes: v.MAX_UPLOAD_BYTES,
+    engineOvercommit: v.ENGINE_OVERCOMMIT,
   };
   cached = { source: env, config };
   return config;

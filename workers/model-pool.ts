@@ -36,7 +36,11 @@ export interface Lease {
 
 export type PickResult =
   | { ok: true; lease: Lease }
-  | { ok: false; reason: 'unknown_model' | 'no_available_engine'; retryAfterSeconds: number };
+  | {
+      ok: false;
+      reason: 'unknown_model' | 'no_available_engine' | 'engines_saturated';
+      retryAfterSeconds: number;
+    };
 
 export type LeaseOutcome = 'ok' | 'failed' | 'aborted';
 
@@ -97,16 +101,20 @@ export class ModelPool extends DurableObject<Env> {
   async pick(request: { leaseId: string; affinityKey?: string; exclude?: string[] }): Promise<PickResult> {
     if (this.engines.size === 0) return { ok: false, reason: 'unknown_model', retryAfterSeconds: 0 };
     const exclude = new Set(request.exclude ?? []);
-    const candidates: Candidate[] = [...this.engines.values()].filter(
-      (e) => e.available && !exclude.has(e.engineKey),
+    const config = gatewayConfig(this.env);
+    const available = [...this.engines.values()].filter((e) => e.available && !exclude.has(e.engineKey));
+    if (available.length === 0) {
+      // By the next heartbeat an engine may have become ready.
+      const retryAfterSeconds = Math.max(1, Math.ceil(config.heartbeatIntervalMs / 1000));
+      return { ok: false, reason: 'no_available_engine', retryAfterSeconds };
+    }
+    // Past its cap an engine's queue only adds latency; a client told to retry can go elsewhere.
+    const candidates: Candidate[] = available.filter(
+      (e) => e.inflight < e.maxConcurrency * config.engineOvercommit,
     );
     const sticky = request.affinityKey ? this.sessionEngine(request.affinityKey) : undefined;
     const chosen = candidates.find((e) => e.engineKey === sticky) ?? leastLoaded(candidates);
-    if (!chosen) {
-      // By the next heartbeat an engine may have become ready.
-      const retryAfterSeconds = Math.max(1, Math.ceil(gatewayConfig(this.env).heartbeatIntervalMs / 1000));
-      return { ok: false, reason: 'no_available_engine', retryAfterSeconds };
-    }
+    if (!chosen) return { ok: false, reason: 'engines_saturated', retryAfterSeconds: 1 };
     if (request.affinityKey) this.rememberSession(request.affinityKey, chosen.engineKey);
     return { ok: true, lease: await this.grantLease(request.leaseId, chosen.engineKey) };
   }

@@ -125,6 +125,12 @@ function refusal(picked: Extract<PickResult, { ok: false }>, model: string): Api
       code: 'model_not_found',
     });
   }
+  if (picked.reason === 'engines_saturated') {
+    return new ApiError(429, `Every engine serving \`${model}\` is at capacity; retry shortly.`, {
+      code: 'model_overloaded',
+      headers: { 'retry-after': String(picked.retryAfterSeconds) },
+    });
+  }
   return new ApiError(503, `No engine serving \`${model}\` can take a request right now.`, {
     code: 'no_available_engine',
     headers: { 'retry-after': String(picked.retryAfterSeconds) },

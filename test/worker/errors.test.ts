@@ -107,6 +107,20 @@ describe('errors the gateway itself answers, OpenAI-shaped', () => {
     expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   });
 
+  it('answers 429 with retry-after when every engine has its cap of requests in flight', async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('saturated');
+    await registerNode([engine('slow', model, { maxConcurrency: 1 })]);
+    // ENGINE_OVERCOMMIT is 2: two requests in flight fill a one-slot engine.
+    const held = [await chat(key, { model, stream: true }), await chat(key, { model, stream: true })];
+    expect(held.map((r) => r.status)).toEqual([200, 200]);
+    const res = await chat(key, { model, stream: true });
+    const error = await expectError(res, 429, 'model_overloaded');
+    expect(error.type).toBe('rate_limit_error');
+    expect(res.headers.get('retry-after')).toBe('1');
+    await Promise.all(held.map((r) => r.body!.cancel()));
+  });
+
   it('answers 502 when no engine can be reached after retries', async () => {
     const key = await createApiKey();
     const model = uniqueModel('unreachable');
