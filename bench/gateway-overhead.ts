@@ -19,8 +19,8 @@ import { stringify } from 'yaml';
 import { bundleWorker } from '../scripts/bundle.ts';
 import { freePort, spawnManaged, tailLog, type ManagedChild } from '../scripts/child-processes.ts';
 import { ensureSeeded, waitForHealthy, waitForModels } from '../scripts/seed-gateway.ts';
-import { generateWorkerdConfig, parseWranglerToml } from '../scripts/workerd-config.ts';
-import { startWorkerd, workerdPackage } from '../scripts/workerd-process.ts';
+import { serveGateway } from '../scripts/serve-gateway.ts';
+import { parseWranglerToml } from '../scripts/workerd-config.ts';
 import { descendantsOf, isAlive } from '../scripts/process-tree.ts';
 
 const { values } = parseArgs({
@@ -157,25 +157,19 @@ async function startGateway(dir: string): Promise<{ url: string; apiKey: string;
   const bundle = await bundleWorker(root, path.join(dir, 'bundle'), parseWranglerToml(wranglerToml).main);
   const adminToken = `adm_${crypto.randomBytes(24).toString('base64url')}`;
   const env = { ...process.env, ADMIN_TOKEN: adminToken };
-  const configPath = path.join(dir, 'workerd.capnp');
-  fs.writeFileSync(
-    configPath,
-    generateWorkerdConfig({
-      wranglerToml,
-      configDir: dir,
-      bundleDir: bundle.dir,
-      modules: bundle.modules,
-      doStorageDir: path.join(dir, 'do'),
-      address: '127.0.0.1:0',
-      env,
-      secretNames: ['ADMIN_TOKEN'],
-      maxCompatibilityDate: workerdPackage().compatibilityDate,
-    }),
-  );
-  fs.mkdirSync(path.join(dir, 'do'));
-  const workerd = await startWorkerd({ configPath, cwd: dir, env, logFile: path.join(dir, 'gateway.log') });
+  const workerd = await serveGateway({
+    wranglerToml,
+    bundle,
+    configPath: path.join(dir, 'workerd.capnp'),
+    doStorageDir: path.join(dir, 'do'),
+    address: '127.0.0.1:0',
+    env,
+    secretNames: ['ADMIN_TOKEN'],
+    cwd: dir,
+    logFile: path.join(dir, 'gateway.log'),
+  });
   children.push({ child: workerd.child, graceMs: 3000 });
-  const url = `http://127.0.0.1:${workerd.port}`;
+  const { url } = workerd;
   await waitForHealthy(url, 15_000);
   const seeded = await ensureSeeded(url, adminToken, { adminToken });
   return { url, apiKey: seeded.state.demoKey.key, nodeToken: seeded.state.nodeToken.token };

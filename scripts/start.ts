@@ -15,8 +15,8 @@ import { ensureSeeded, waitForHealthy } from './seed-gateway.ts';
 import { StartError } from './start-error.ts';
 import { printSummary } from './start-summary.ts';
 import { createSupervisor } from './supervisor.ts';
-import { generateWorkerdConfig, parseWranglerToml } from './workerd-config.ts';
-import { startWorkerd, workerdPackage } from './workerd-process.ts';
+import { serveGateway } from './serve-gateway.ts';
+import { parseWranglerToml } from './workerd-config.ts';
 
 /** Not wrangler dev's 8787, so `npm start` and `npm run dev` can run side by side. */
 const DEFAULT_PORT = 8080;
@@ -94,25 +94,21 @@ async function main(): Promise<void> {
       `wrangler.toml requires the secrets ${missing.join(', ')}: set them in the environment or .dev.vars`,
     );
   }
-  const config = generateWorkerdConfig({
-    wranglerToml,
-    configDir: home,
-    bundleDir: bundle.dir,
-    modules: bundle.modules,
-    doStorageDir: files.doStorage,
-    address: `127.0.0.1:${port}`,
-    env,
-    secretNames: ['ADMIN_TOKEN', ...extraSecrets],
-    maxCompatibilityDate: workerdPackage().compatibilityDate,
-  });
-  fs.writeFileSync(files.workerdConfig, config);
-
   const gatewayUrl = `http://127.0.0.1:${port}`;
-  const logFile = path.join(files.logs, 'gateway.log');
   await step(
     `Starting the gateway on plain workerd at ${gatewayUrl}`,
     async () => {
-      const workerd = await startWorkerd({ configPath: files.workerdConfig, cwd: root, env, logFile });
+      const workerd = await serveGateway({
+        wranglerToml,
+        bundle,
+        configPath: files.workerdConfig,
+        doStorageDir: files.doStorage,
+        address: `127.0.0.1:${port}`,
+        env,
+        secretNames: ['ADMIN_TOKEN', ...extraSecrets],
+        cwd: root,
+        logFile: path.join(files.logs, 'gateway.log'),
+      });
       supervisor.supervise(workerd.child, 5000);
       await waitForHealthy(gatewayUrl, 15_000);
     },
