@@ -1,11 +1,21 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
-// Two kinds of tests: the gateway inside workerd (Miniflare), and everything that runs on
-// Node — the agent, the simulator and the end-to-end system — with real processes and sockets.
+// Four tiers, each runnable alone (`npm run test:unit|worker|node|e2e`):
+//   unit    the runtime-free core in src/, plain Node, seconds;
+//   worker  the gateway and its Durable Objects inside workerd (Miniflare);
+//   node    the agent and the simulator: real processes, real sockets;
+//   e2e     the whole system as `npm start` runs it, driven by the official clients.
 export default defineConfig({
   test: {
     projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
       {
         plugins: [
           cloudflareTest({
@@ -35,7 +45,16 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/agent/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/node/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 60_000,

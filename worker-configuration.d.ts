@@ -12,14 +12,14 @@ interface __BaseEnv_Env {
 	MAX_UPLOAD_BYTES: "26214400";
 	ENGINE_OVERCOMMIT: "2";
 	ADMIN_TOKEN: string;
-	NODE_REGISTRY: DurableObjectNamespace<import("./src/index").NodeRegistry>;
-	MODEL_POOL: DurableObjectNamespace<import("./src/index").ModelPool>;
-	API_KEY: DurableObjectNamespace<import("./src/index").ApiKey>;
-	DIRECTORY: DurableObjectNamespace<import("./src/index").Directory>;
+	NODE_REGISTRY: DurableObjectNamespace<import("./workers/gateway/index").NodeRegistry>;
+	MODEL_POOL: DurableObjectNamespace<import("./workers/gateway/index").ModelPool>;
+	API_KEY: DurableObjectNamespace<import("./workers/gateway/index").ApiKey>;
+	DIRECTORY: DurableObjectNamespace<import("./workers/gateway/index").Directory>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
-		mainModule: typeof import("./src/index");
+		mainModule: typeof import("./workers/gateway/index");
 		durableNamespaces: "NodeRegistry" | "ModelPool" | "ApiKey" | "Directory";
 	}
 	interface Env extends __BaseEnv_Env {}

@@ -17,11 +17,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { bundleWorker } from '../scripts/bundle.ts';
-import { freePort, spawnManaged, tailLog, type ManagedChild } from '../scripts/child-processes.ts';
+import { descendantsOf, freePort, isAlive } from '../gpu-node/index.ts';
+import { spawnManaged, tailLog, type ManagedChild } from '../scripts/child-processes.ts';
 import { ensureSeeded, waitForHealthy, waitForModels } from '../scripts/seed-gateway.ts';
 import { serveGateway } from '../scripts/serve-gateway.ts';
 import { parseWranglerToml } from '../scripts/workerd-config.ts';
-import { descendantsOf, isAlive } from '../scripts/process-tree.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, warmup: { type: 'string', default: '1.5' } },

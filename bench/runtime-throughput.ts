@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
 import { bundleWorker } from '../scripts/bundle.ts';
-import { freePort } from '../scripts/child-processes.ts';
+import { freePort } from '../gpu-node/index.ts';
 import { generateWorkerdConfig } from '../scripts/workerd-config.ts';
 import { startWorkerd, workerdPackage } from '../scripts/workerd-process.ts';
 

@@ -1,13 +1,10 @@
-/** The agent's own refusals, shaped like OpenAI's errors so any client or SDK can read them. */
+/**
+ * The agent's own refusals, in OpenAI's error shape with the same `type` table as the gateway,
+ * and marked as the agent's (`x-switchyard-error-source: agent`) so the gateway can tell them
+ * from an engine's answer and try another engine instead of passing them on.
+ */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
-
-const TYPE_BY_STATUS: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'invalid_request_error',
-  404: 'invalid_request_error',
-  502: 'server_error',
-  503: 'server_error',
-};
+import { ERROR_SOURCE_HEADER, errorTypeForStatus, type OpenAIErrorBody } from '../src/openai/errors.ts';
 
 export function sendOpenAIError(
   res: ServerResponse,
@@ -16,11 +13,11 @@ export function sendOpenAIError(
   message: string,
   headers: OutgoingHttpHeaders = {},
 ): void {
-  const body = JSON.stringify({
-    error: { message, type: TYPE_BY_STATUS[status] ?? 'server_error', param: null, code },
-  });
+  const error: OpenAIErrorBody = { error: { message, type: errorTypeForStatus(status), param: null, code } };
+  const body = JSON.stringify(error);
   res.writeHead(status, {
     ...headers,
+    [ERROR_SOURCE_HEADER]: 'agent',
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
   });

@@ -4,12 +4,12 @@
  * swaps it for that engine's own API key and streams both directions without buffering.
  * Engines listen on loopback only, so nothing reaches them except through here.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
+import { bearerToken, secretsMatch } from '../src/credentials.ts';
 import { ENGINE_HEADER, type EngineState } from '../src/protocol/node-api.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
 import { sendOpenAIError } from './openai-error.ts';
@@ -62,7 +62,7 @@ export class AgentProxy {
 
   constructor(options: ProxyOptions) {
     this.options = options;
-    this.server = http.createServer((req, res) => this.route(req, res));
+    this.server = http.createServer((req, res) => void this.route(req, res));
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
@@ -107,7 +107,7 @@ export class AgentProxy {
     await closed;
   }
 
-  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const expected = this.options.credential();
     if (expected === null) {
       return sendOpenAIError(
@@ -120,7 +120,8 @@ export class AgentProxy {
         },
       );
     }
-    if (!credentialMatches(req.headers.authorization, expected)) {
+    const presented = bearerToken(req.headers.authorization);
+    if (presented === null || !(await secretsMatch(presented, expected))) {
       return sendOpenAIError(res, 401, 'invalid_node_credential', 'Missing or wrong node credential.');
     }
     if (this.draining) {
@@ -204,14 +205,6 @@ export class AgentProxy {
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
-}
-
-/** Constant-time: both sides are hashed first so neither length nor content leaks through timing. */
-function credentialMatches(header: string | undefined, expected: string): boolean {
-  const presented = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
-  if (presented === undefined) return false;
-  const digest = (value: string) => createHash('sha256').update(value).digest();
-  return timingSafeEqual(digest(presented), digest(expected));
 }
 
 function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {

@@ -12,7 +12,7 @@ import { type BackoffPolicy, fullJitterDelay, sleep } from './backoff.ts';
 import { EngineLog } from './engine-logs.ts';
 import type { EngineAdapter, EngineConfig, LaunchCommand } from './engines/engine-adapter.ts';
 import { engineBaseUrl } from './engines/index.ts';
-import { signalGroup, terminateGroup } from './process-group.ts';
+import { signalGroup, terminateGroup } from './processes/process-group.ts';
 
 export interface SupervisorTimings {
   startupProbeIntervalMs: number;

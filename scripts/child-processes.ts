@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 
 export interface ChildExit {
   code: number | null;
@@ -88,30 +87,4 @@ export function tailLog(file: string, lines = 20): string {
   } catch {
     return '(no log)';
   }
-}
-
-export function isPortFree(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, host, () => server.close(() => resolve(true)));
-  });
-}
-
-/** `preferred` when it is free, else any free port. */
-export async function pickPort(preferred: number, host = '127.0.0.1'): Promise<number> {
-  return (await isPortFree(preferred, host)) ? preferred : freePort(host);
-}
-
-/** A port the OS reports free now (for tools that cannot listen on port 0 and report back). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { pickPort, spawnManaged, tailLog } from './child-processes.ts';
+import { pickPort } from '../gpu-node/index.ts';
+import { spawnManaged, tailLog } from './child-processes.ts';
 import { waitForModels } from './seed-gateway.ts';
 import { StartError } from './start-error.ts';
 import type { Supervisor } from './supervisor.ts';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { bundleWorker } from './bundle.ts';
-import { isPortFree } from './child-processes.ts';
+import { isPortFree } from '../gpu-node/index.ts';
 import { CHAT_MODEL, startLocalAgent } from './local-agent.ts';
 import { readDevVars, readState, resolveAdminToken, writeState } from './local-state.ts';
 import { ensureSeeded, waitForHealthy } from './seed-gateway.ts';

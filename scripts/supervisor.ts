@@ -4,7 +4,7 @@
  * `npm start` exits non-zero; if `npm start` itself fails (short of SIGKILL), none is left behind.
  */
 import path from 'node:path';
-import { onOrphaned } from '../gpu-node/parent-watch.ts';
+import { onOrphaned } from '../gpu-node/index.ts';
 import { describeExit, killGroup, tailLog, type ManagedChild } from './child-processes.ts';
 
 export interface Supervisor {

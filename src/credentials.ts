@@ -26,7 +26,8 @@ export function parseCredential(bearer: string): ParsedCredential | null {
   return kind ? { kind, id, secret } : null;
 }
 
-export function bearerToken(header: string | undefined): string | null {
+/** The token of an `Authorization: Bearer <token>` header, or null. */
+export function bearerToken(header: string | null | undefined): string | null {
   if (!header) return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1] ?? null;
@@ -43,14 +44,20 @@ export function randomToken(bytes: number): string {
 }
 
 export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+  return Array.from(await digest(text), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** Compares two equal-purpose strings without leaking where they differ. */
-export function timingSafeEqual(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
-  if (ea.length !== eb.length) return false;
-  return crypto.subtle.timingSafeEqual(ea, eb);
+/**
+ * Compares a presented secret with the expected one in constant time. Both are hashed first,
+ * so neither the length of the expected secret nor where the two differ shows in the timing.
+ */
+export async function secretsMatch(presented: string, expected: string): Promise<boolean> {
+  const [a, b] = await Promise.all([digest(presented), digest(expected)]);
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
+  return difference === 0;
+}
+
+async function digest(text: string): Promise<Uint8Array> {
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
 }

@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { parseSimOptions, simCommandLineFlags, type SimOptions } from './options.ts';
 import { type RunningSimulator, startSimulator } from './server.ts';
-import { onOrphaned } from '../parent-watch.ts';
+import { onOrphaned } from '../processes/parent-watch.ts';
 
 export { parseSimOptions, simCommandLineFlags, simOptionsSchema } from './options.ts';
 export type { SimFlag, SimOptions } from './options.ts';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { descendantsOf } from '../../scripts/process-tree.ts';
+import { descendantsOf } from '../../gpu-node/index.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { descendantsOf, isAlive } from '../../scripts/process-tree.ts';
+import { descendantsOf, isAlive } from '../../gpu-node/index.ts';
 import { freePort } from './local-system.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');

@@ -4,7 +4,7 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive } from '../../scripts/process-tree.ts';
+import { isAlive } from '../../gpu-node/index.ts';
 import { startLocalSystem, type LocalSystem } from './local-system.ts';
 
 const CHAT = 'switchyard-sim-chat';

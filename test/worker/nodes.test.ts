@@ -12,8 +12,9 @@ import {
   sleep,
   uniqueModel,
 } from './helpers.ts';
+import { registry as registryOf } from '../../workers/objects/stubs.ts';
 
-const registry = () => env.NODE_REGISTRY.get(env.NODE_REGISTRY.idFromName('global'));
+const registry = () => registryOf(env);
 
 async function listedModels(key: string): Promise<string[]> {
   const res = await call('/v1/models', { headers: { authorization: `Bearer ${key}` } });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OPENAI_ROUTES } from '../../src/routes/openai-routes.ts';
+import { OPENAI_ROUTES } from '../../workers/gateway/routes/openai-routes.ts';
 import { call, createApiKey, engine, fakeNodeLog, registerNode, uniqueModel } from './helpers.ts';
 
 async function sha256(bytes: Uint8Array): Promise<string> {

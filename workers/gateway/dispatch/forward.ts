@@ -1,0 +1,155 @@
+/**
+ * Sends one OpenAI call to an engine: pick a lease from the model's pool, try the engine,
+ * fail over before the first byte (at most two more engines), then relay the response.
+ * Every lease goes back to its pool exactly once, on every path.
+ */
+import type { LeaseOutcome, PickResult } from '../../objects/model-pool.ts';
+import type { GatewayConfig } from '../config.ts';
+import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
+import { HeldLease } from './held-lease.ts';
+import { relayBody } from './relay-stream.ts';
+import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
+import { callWithRetry, modelPool } from '../../objects/stubs.ts';
+
+const MAX_ATTEMPTS = 3;
+
+export interface ForwardRequest {
+  model: string;
+  pathAndQuery: string;
+  /** Bytes can be sent again to another engine; a stream cannot. */
+  body: Uint8Array | ReadableStream<Uint8Array>;
+  headers: Headers;
+  stream: boolean;
+  affinityKey?: string;
+  clientSignal: AbortSignal;
+  /** Turns a failure of the body stream itself (e.g. an upload over the cap) into the client's error. */
+  bodyError?: () => ApiError | null;
+}
+
+export async function forwardToEngine(
+  env: Env,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
+  config: GatewayConfig,
+  request: ForwardRequest,
+): Promise<Response> {
+  const pool = modelPool(env, request.model);
+  const returnLease = (leaseId: string, outcome: LeaseOutcome) =>
+    ctx.waitUntil(releaseWithRetry(() => pool.release(leaseId, outcome), leaseId, request.model));
+  const replayable = request.body instanceof Uint8Array;
+  const exclude: string[] = [];
+  let lastFailure: Extract<AttemptResult, { kind: 'failed' }> | undefined;
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    if (request.clientSignal.aborted) throw clientClosed();
+    const held = new HeldLease(request.clientSignal, returnLease);
+    const picked = await pool.pick({ leaseId: held.leaseId, affinityKey: request.affinityKey, exclude });
+    if (!picked.ok) {
+      held.refused();
+      if (lastFailure) break;
+      throw refusal(picked, request.model);
+    }
+    const lease = picked.lease;
+    const result = await attemptUpstream({
+      lease,
+      pathAndQuery: request.pathAndQuery,
+      body: request.body,
+      headers: request.headers,
+      expectEarlyHeaders: request.stream,
+      connectTimeoutMs: config.connectTimeoutMs,
+      firstByteTimeoutMs: config.firstByteTimeoutMs,
+      clientSignal: request.clientSignal,
+    });
+    const bodyError = request.bodyError?.();
+    if (bodyError) {
+      // The upload was cut at the cap; whatever the engine made of the truncated body is moot.
+      if (result.kind === 'response') result.abort.abort(bodyError);
+      held.release('aborted');
+      throw bodyError;
+    }
+    if (result.kind === 'response') return relayResponse(result, held, config);
+    if (result.kind === 'client_gone') {
+      held.release('aborted');
+      throw clientClosed();
+    }
+    held.release('failed');
+    exclude.push(lease.engineKey);
+    lastFailure = result;
+    if (!replayable) break;
+  }
+  return failureResponse(lastFailure!);
+}
+
+function relayResponse(
+  result: Extract<AttemptResult, { kind: 'response' }>,
+  held: HeldLease,
+  config: GatewayConfig,
+): Response {
+  const { response, reader, firstChunk, abort } = result;
+  const headers = new Headers(response.headers);
+  const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
+  if (isEventStream) headers.delete('content-length');
+  if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
+  if (!reader) {
+    held.release('ok');
+    return new Response(null, { status: response.status, headers });
+  }
+  const body = relayBody({
+    reader,
+    firstChunk,
+    isEventStream,
+    idleTimeoutMs: config.idleTimeoutMs,
+    abortUpstream: (reason) => abort.abort(new Error(reason)),
+    onFinish: (outcome) => held.release(outcome),
+  });
+  return new Response(body, { status: response.status, headers });
+}
+
+/** After every try failed: the engine's own 5xx verbatim when there is one, else the gateway's error. */
+function failureResponse(failure: Extract<AttemptResult, { kind: 'failed' }>): Response {
+  if (failure.upstream) {
+    const headers = new Headers(failure.upstream.headers);
+    headers.set(ERROR_SOURCE_HEADER, 'upstream');
+    return new Response(failure.upstream.body, { status: failure.upstream.status, headers });
+  }
+  throw failure.error;
+}
+
+/** What nobody will read: the client has gone. */
+function clientClosed(): ApiError {
+  return new ApiError(400, 'The client closed the request.', { code: 'client_closed_request' });
+}
+
+function refusal(picked: Extract<PickResult, { ok: false }>, model: string): ApiError {
+  if (picked.reason === 'unknown_model') {
+    return new ApiError(404, `The model \`${model}\` does not exist or is not served here.`, {
+      param: 'model',
+      code: 'model_not_found',
+    });
+  }
+  if (picked.reason === 'engines_saturated') {
+    return new ApiError(429, `Every engine serving \`${model}\` is at capacity; retry shortly.`, {
+      code: 'model_overloaded',
+      headers: { 'retry-after': String(picked.retryAfterSeconds) },
+    });
+  }
+  return new ApiError(503, `No engine serving \`${model}\` can take a request right now.`, {
+    code: 'no_available_engine',
+    headers: { 'retry-after': String(picked.retryAfterSeconds) },
+  });
+}
+
+/**
+ * Returns a lease. `release` is idempotent, so the retry after a call that did land changes
+ * nothing. A lease that still cannot be returned is reaped by the pool's alarm.
+ */
+async function releaseWithRetry(
+  release: () => Promise<boolean>,
+  leaseId: string,
+  model: string,
+): Promise<void> {
+  try {
+    await callWithRetry(release);
+  } catch (err) {
+    console.error(`could not return lease ${leaseId} to the pool of ${model}`, err);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Reads a JSON request body under a byte cap and validates the fields the gateway uses.
+ * The bytes are kept as they came: they are what the engine receives, so fields the
+ * gateway does not know reach it unchanged.
+ */
+import type { z } from 'zod';
+import { ApiError } from '../../../src/openai/errors.ts';
+import { readCapped } from '../../../src/bytes.ts';
+
+export interface JsonBody<T> {
+  bytes: Uint8Array;
+  fields: T;
+}
+
+export async function readJsonBody<S extends z.ZodType>(
+  request: Request,
+  schema: S,
+  maxBytes: number,
+): Promise<JsonBody<z.infer<S>>> {
+  const contentType = request.headers.get('content-type');
+  if (contentType && !/^application\/([\w.+-]*\+)?json\b/i.test(contentType)) {
+    throw new ApiError(
+      415,
+      `Unsupported content type "${contentType}": send Content-Type: application/json.`,
+      {
+        code: 'unsupported_media_type',
+      },
+    );
+  }
+  const bytes = await readBody(request, maxBytes);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (cause) {
+    throw new ApiError(400, `The request body is not valid JSON: ${(cause as Error).message}`, {
+      code: 'invalid_json',
+      cause,
+    });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ApiError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    const param = issue.path.map(String).join('.') || null;
+    throw new ApiError(400, param ? `Invalid \`${param}\`: ${issue.message}` : issue.message, {
+      param,
+      code: valueAt(parsed, issue.path) === undefined ? 'missing_required_parameter' : 'invalid_value',
+    });
+  }
+  return { bytes, fields: result.data };
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+export function bodyTooLarge(maxBytes: number): ApiError {
+  return new ApiError(413, `The request body is larger than the gateway accepts (${maxBytes} bytes).`, {
+    code: 'request_too_large',
+  });
+}
+
+async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(request.headers.get('content-length') ?? NaN);
+  if (declared > maxBytes) throw bodyTooLarge(maxBytes);
+  if (!request.body) return new Uint8Array();
+  const { bytes, overLimit } = await readCapped(request.body, maxBytes);
+  if (overLimit) throw bodyTooLarge(maxBytes);
+  return bytes;
+}

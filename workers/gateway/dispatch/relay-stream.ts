@@ -1,0 +1,94 @@
+/**
+ * Relays an engine's response body to the client chunk by chunk, and is the one place where
+ * the stream is rewritten:
+ *  - idle timeout between chunks;
+ *  - for SSE, chunks are cut at event boundaries, so that when the engine fails mid-stream
+ *    the client gets a whole OpenAI-shaped error event (`data: {"error":{…}}`, which makes the
+ *    OpenAI SDKs raise) instead of a torn event or a clean-looking end;
+ *  - `onFinish` runs exactly once with how the relay ended (the caller returns the lease).
+ * A client disconnect cancels the relay, which aborts the upstream request so the engine
+ * stops generating.
+ */
+import { ApiError } from '../../../src/openai/errors.ts';
+import { errorEvent, EventFramer } from '../../../src/sse/event-framer.ts';
+import type { LeaseOutcome } from '../../objects/model-pool.ts';
+
+export interface RelayInput {
+  reader: ReadableStreamDefaultReader<Uint8Array>;
+  firstChunk: Uint8Array | null;
+  isEventStream: boolean;
+  idleTimeoutMs: number;
+  abortUpstream: (reason: string) => void;
+  onFinish: (outcome: LeaseOutcome) => void;
+}
+
+export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
+  const framer = input.isEventStream ? new EventFramer() : null;
+  let finished = false;
+  const finish = (outcome: LeaseOutcome) => {
+    if (finished) return;
+    finished = true;
+    input.onFinish(outcome);
+  };
+
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (input.firstChunk) enqueue(controller, framer ? framer.push(input.firstChunk) : input.firstChunk);
+    },
+    async pull(controller) {
+      try {
+        const { done, value } = await readWithin(input.reader, input.idleTimeoutMs);
+        if (done) {
+          if (framer) enqueue(controller, framer.flush());
+          controller.close();
+          finish('ok');
+          return;
+        }
+        enqueue(controller, framer ? framer.push(value) : value);
+      } catch (cause) {
+        input.abortUpstream('relay failed');
+        finish('failed');
+        if (!framer) return controller.error(cause);
+        framer.discardPartial();
+        enqueue(controller, errorEvent(asApiError(cause).toBody()));
+        controller.close();
+      }
+    },
+    async cancel() {
+      finish('aborted');
+      input.abortUpstream('client disconnected');
+      await input.reader.cancel().catch(() => {});
+    },
+  });
+}
+
+function enqueue(controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array): void {
+  if (chunk.byteLength > 0) controller.enqueue(chunk);
+}
+
+async function readWithin(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ms: number,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer = 0;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new ApiError(504, `The engine sent nothing for ${ms} ms.`, { code: 'upstream_idle_timeout' })),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([reader.read(), idle]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function asApiError(cause: unknown): ApiError {
+  return cause instanceof ApiError
+    ? cause
+    : new ApiError(502, `The engine's stream broke off: ${(cause as Error)?.message ?? String(cause)}`, {
+        code: 'upstream_stream_interrupted',
+      });
+}

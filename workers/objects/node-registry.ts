@@ -1,0 +1,221 @@
+/**
+ * Every registered GPU node: registration, heartbeats, health, drain. One instance, named
+ * `global`. Liveness is by alarm: a node whose heartbeats stop is marked unhealthy, then
+ * evicted, with no cron. Each change is pushed to the ModelPool of every model the node
+ * serves, so pools only ever route to engines that reported recently.
+ */
+import { DurableObject } from 'cloudflare:workers';
+import { formatCredential, randomToken, secretsMatch } from '../../src/credentials.ts';
+import { gatewayConfig } from '../gateway/config.ts';
+import type { EngineReport, GpuStat, RegisterResponse } from '../../src/protocol/node-api.ts';
+import type { PoolEngine } from './model-pool.ts';
+import { modelPool } from './stubs.ts';
+
+export type NodeStatus = 'healthy' | 'unhealthy';
+
+export interface NodeRecord {
+  id: string;
+  name: string;
+  url: string;
+  credential: string;
+  tokenId: string;
+  agentVersion: string;
+  registeredAt: number;
+  lastSeenAt: number;
+  status: NodeStatus;
+  draining: boolean;
+  engines: EngineReport[];
+  gpus: GpuStat[];
+}
+
+/** A node as the admin API shows it: everything but its credential. */
+export type NodeView = Omit<NodeRecord, 'credential'>;
+
+export interface ServedModel {
+  id: string;
+  created: number;
+}
+
+export type NodeCall<T> = { ok: true; value: T } | { ok: false; reason: 'node_unknown' };
+
+export class NodeRegistry extends DurableObject<Env> {
+  private nodes = new Map<string, NodeRecord>();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, data TEXT NOT NULL)');
+      for (const row of ctx.storage.sql.exec<{ data: string }>('SELECT data FROM nodes')) {
+        const node = JSON.parse(row.data) as NodeRecord;
+        this.nodes.set(node.id, node);
+      }
+    });
+  }
+
+  /**
+   * Registers a node under a verified node token. A node that registers again under the same
+   * token and name (an agent restart) replaces its previous record instead of leaving a ghost.
+   */
+  async register(input: {
+    tokenId: string;
+    name: string;
+    url: string;
+    agentVersion: string;
+    engines: EngineReport[];
+    gpus: GpuStat[];
+  }): Promise<RegisterResponse> {
+    for (const old of this.nodes.values()) {
+      if (old.tokenId === input.tokenId && old.name === input.name) await this.forget(old);
+    }
+    const id = randomToken(8);
+    const now = Date.now();
+    const node: NodeRecord = {
+      ...input,
+      id,
+      credential: formatCredential('nodeCredential', id, randomToken(24)),
+      registeredAt: now,
+      lastSeenAt: now,
+      status: 'healthy',
+      draining: false,
+    };
+    await this.save(node, []);
+    await this.ensureAlarm();
+    const { heartbeatIntervalMs } = gatewayConfig(this.env);
+    return { nodeId: id, credential: node.credential, heartbeatIntervalMs };
+  }
+
+  async heartbeat(
+    nodeId: string,
+    credential: string,
+    report: { engines: EngineReport[]; gpus: GpuStat[] },
+  ): Promise<NodeCall<{ draining: boolean }>> {
+    const node = await this.authenticated(nodeId, credential);
+    if (!node) return { ok: false, reason: 'node_unknown' };
+    const previous = node.engines;
+    Object.assign(node, { ...report, lastSeenAt: Date.now(), status: 'healthy' satisfies NodeStatus });
+    await this.save(node, previous);
+    await this.ensureAlarm();
+    return { ok: true, value: { draining: node.draining } };
+  }
+
+  /** Stops new leases to the node; requests already running finish. */
+  async drain(nodeId: string, credential: string): Promise<NodeCall<null>> {
+    const node = await this.authenticated(nodeId, credential);
+    if (!node) return { ok: false, reason: 'node_unknown' };
+    node.draining = true;
+    await this.save(node, node.engines);
+    return { ok: true, value: null };
+  }
+
+  async deregister(nodeId: string, credential: string): Promise<NodeCall<null>> {
+    const node = await this.authenticated(nodeId, credential);
+    if (!node) return { ok: false, reason: 'node_unknown' };
+    await this.forget(node);
+    return { ok: true, value: null };
+  }
+
+  listNodes(): NodeView[] {
+    return [...this.nodes.values()].map(({ credential: _secret, ...view }) => view);
+  }
+
+  /** Models with at least one engine that can take a request now. */
+  listModels(): ServedModel[] {
+    const models = new Map<string, number>();
+    for (const node of this.nodes.values()) {
+      for (const engine of node.engines) {
+        if (!isAvailable(node, engine)) continue;
+        const created = Math.floor(node.registeredAt / 1000);
+        models.set(engine.model, Math.min(models.get(engine.model) ?? created, created));
+      }
+    }
+    return [...models].map(([id, created]) => ({ id, created })).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  override async alarm(): Promise<void> {
+    const { nodeUnhealthyAfterMs, nodeEvictAfterMs } = gatewayConfig(this.env);
+    const now = Date.now();
+    for (const node of [...this.nodes.values()]) {
+      const silentFor = now - node.lastSeenAt;
+      if (silentFor > nodeEvictAfterMs) {
+        console.warn(`evicting node ${node.name} (${node.id}): silent for ${silentFor} ms`);
+        await this.forget(node);
+      } else if (silentFor > nodeUnhealthyAfterMs && node.status === 'healthy') {
+        console.warn(`node ${node.name} (${node.id}) unhealthy: silent for ${silentFor} ms`);
+        node.status = 'unhealthy';
+        await this.save(node, node.engines);
+      }
+    }
+    if (this.nodes.size > 0) await this.ctx.storage.setAlarm(now + this.checkEveryMs());
+  }
+
+  private async authenticated(nodeId: string, credential: string): Promise<NodeRecord | undefined> {
+    const node = this.nodes.get(nodeId);
+    return node && (await secretsMatch(credential, node.credential)) ? node : undefined;
+  }
+
+  private async save(node: NodeRecord, previousEngines: EngineReport[]): Promise<void> {
+    this.nodes.set(node.id, node);
+    this.ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO nodes (id, data) VALUES (?, ?)',
+      node.id,
+      JSON.stringify(node),
+    );
+    await this.syncPools(node, previousEngines);
+  }
+
+  private async forget(node: NodeRecord): Promise<void> {
+    this.nodes.delete(node.id);
+    this.ctx.storage.sql.exec('DELETE FROM nodes WHERE id = ?', node.id);
+    await Promise.all(
+      uniqueModels(node.engines).map((model) => modelPool(this.env, model).removeNode(node.id)),
+    );
+  }
+
+  /** Pushes the node's engines to each pool it serves, and withdraws it from pools it left. */
+  private async syncPools(node: NodeRecord, previousEngines: EngineReport[]): Promise<void> {
+    const current = uniqueModels(node.engines);
+    const departed = uniqueModels(previousEngines).filter((model) => !current.includes(model));
+    await Promise.all([
+      ...current.map((model) =>
+        modelPool(this.env, model).syncNode(
+          node.id,
+          node.engines.filter((e) => e.model === model).map((e) => toPoolEngine(node, e)),
+        ),
+      ),
+      ...departed.map((model) => modelPool(this.env, model).removeNode(node.id)),
+    ]);
+  }
+
+  private checkEveryMs(): number {
+    const { nodeUnhealthyAfterMs } = gatewayConfig(this.env);
+    return Math.max(250, Math.floor(nodeUnhealthyAfterMs / 3));
+  }
+
+  private async ensureAlarm(): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now() + this.checkEveryMs());
+    }
+  }
+}
+
+function isAvailable(node: NodeRecord, engine: EngineReport): boolean {
+  return node.status === 'healthy' && !node.draining && engine.state === 'ready';
+}
+
+function uniqueModels(engines: EngineReport[]): string[] {
+  return [...new Set(engines.map((e) => e.model))];
+}
+
+function toPoolEngine(node: NodeRecord, engine: EngineReport): PoolEngine {
+  return {
+    nodeId: node.id,
+    engineId: engine.id,
+    url: node.url,
+    credential: node.credential,
+    available: isAvailable(node, engine),
+    running: engine.load?.running ?? 0,
+    waiting: engine.load?.waiting ?? 0,
+    kvCacheUsage: engine.load?.kvCacheUsage ?? 0,
+    maxConcurrency: engine.maxConcurrency,
+  };
+}
