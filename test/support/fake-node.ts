@@ -9,11 +9,15 @@
  *   stall          SSE: one event, then silence
  *   slow           SSE: an event every 50 ms for 10 s (for client-abort tests)
  *   silent         never answers at all
+ *   agent401       the node agent's own refusal: 401 invalid_node_credential
+ *   agent404       the node agent's own refusal: 404 engine_not_found
+ *   agent503       the node agent's own refusal: 503 node_draining with retry-after
  * GET /__log lists what arrived (headers, body size, whether the caller went away).
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sendOpenAIError } from '../../gpu-node/openai-error.ts';
 
 export interface LoggedRequest {
   path: string;
@@ -61,6 +65,13 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
   const parsed = parseJson(req, body);
   const engine = entry.engine;
   if (engine === 'silent') return;
+  if (engine === 'agent401') {
+    return sendOpenAIError(res, 401, 'invalid_node_credential', 'Missing or wrong node credential.');
+  }
+  if (engine === 'agent404') return sendOpenAIError(res, 404, 'engine_not_found', 'No engine "agent404".');
+  if (engine === 'agent503') {
+    return sendOpenAIError(res, 503, 'node_draining', 'This node is draining.', { 'retry-after': '5' });
+  }
   if (engine === 'fail500') {
     return json(res, 500, { error: { message: 'engine exploded', type: 'InternalServerError', code: 500 } });
   }

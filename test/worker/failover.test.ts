@@ -41,6 +41,43 @@ describe('failover and broken streams', () => {
     expect(res.status).toBe(200);
   });
 
+  it("treats the node agent's own refusal as a failed attempt and tries another engine", async () => {
+    const key = await createApiKey();
+    const model = uniqueModel('agent-refusal');
+    await registerNode([engine('agent401', model, { load: { running: 0, waiting: 0, kvCacheUsage: 0 } })]);
+    await registerNode([engine('ok', model, { load: { running: 7, waiting: 0, kvCacheUsage: 0 } })]);
+    const res = await chat(key, { model }, { 'x-request-id': 'agent-refusal-1' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { system_fingerprint: string }).system_fingerprint).toBe('fake-ok');
+    const tried = (await fakeNodeLog())
+      .filter((r) => r.headers['x-request-id'] === 'agent-refusal-1')
+      .map((r) => r.engine);
+    expect(tried).toEqual(['agent401', 'ok']);
+    expect((await poolSnapshot(model)).map((e) => e.inflight)).toEqual([0, 0]);
+  });
+
+  it("never passes the node agent's refusal to the client as if the engine had said it", async () => {
+    const key = await createApiKey();
+    const unknownEngine = uniqueModel('agent-404');
+    await registerNode([engine('agent404', unknownEngine)]);
+    const refused = await chat(key, { model: unknownEngine });
+    expect(refused.status).toBe(502);
+    expect(refused.headers.get('x-switchyard-error-source')).toBe('gateway');
+    const body = (await refused.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('node_refused');
+    expect(body.error.message).toContain('No engine "agent404"');
+
+    const draining = uniqueModel('agent-503');
+    await registerNode([engine('agent503', draining)]);
+    const unavailable = await chat(key, { model: draining });
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.headers.get('x-switchyard-error-source')).toBe('gateway');
+    expect(unavailable.headers.get('retry-after')).toBe('5');
+    expect(((await unavailable.json()) as { error: { code: string } }).error.code).toBe(
+      'no_available_engine',
+    );
+  });
+
   it('passes an engine 4xx through verbatim without trying another engine', async () => {
     const key = await createApiKey();
     const model = uniqueModel('reject');

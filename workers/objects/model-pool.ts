@@ -120,14 +120,14 @@ export class ModelPool extends DurableObject<Env> {
   }
 
   /** Returns a lease. Idempotent: a second release of the same lease changes nothing. */
-  release(leaseId: string, outcome: LeaseOutcome): boolean {
+  // The outcome is for the circuit breaker (issue #12); today only the in-flight count changes.
+  release(leaseId: string, _outcome: LeaseOutcome): boolean {
     const row = this.ctx.storage.sql
       .exec<{ engine_key: string }>('DELETE FROM leases WHERE lease_id = ? RETURNING engine_key', leaseId)
       .toArray()[0];
     if (!row) return false;
     const engine = this.engines.get(row.engine_key);
     if (engine) engine.inflight = Math.max(0, engine.inflight - 1);
-    if (outcome === 'failed') console.warn(`lease ${leaseId} on ${row.engine_key} failed`);
     return true;
   }
 

@@ -10,10 +10,12 @@ import { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { callWithRetry, modelPool } from '../../objects/stubs.ts';
+import { CallLog } from './call-log.ts';
 
 const MAX_ATTEMPTS = 3;
 
 export interface ForwardRequest {
+  requestId: string;
   model: string;
   pathAndQuery: string;
   /** Bytes can be sent again to another engine; a stream cannot. */
@@ -32,9 +34,30 @@ export async function forwardToEngine(
   config: GatewayConfig,
   request: ForwardRequest,
 ): Promise<Response> {
+  const log = new CallLog(request.requestId, request.model, request.pathAndQuery);
+  try {
+    return await forwardWithFailover(env, ctx, config, request, log);
+  } catch (err) {
+    const error = err instanceof ApiError ? err : null;
+    log.finish(
+      error?.status ?? 500,
+      error?.code === 'client_closed_request' ? 'aborted' : 'failed',
+      error?.code,
+    );
+    throw err;
+  }
+}
+
+async function forwardWithFailover(
+  env: Env,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
+  config: GatewayConfig,
+  request: ForwardRequest,
+  log: CallLog,
+): Promise<Response> {
   const pool = modelPool(env, request.model);
   const returnLease = (leaseId: string, outcome: LeaseOutcome) =>
-    ctx.waitUntil(releaseWithRetry(() => pool.release(leaseId, outcome), leaseId, request.model));
+    ctx.waitUntil(releaseWithRetry(() => pool.release(leaseId, outcome), leaseId, request));
   const replayable = request.body instanceof Uint8Array;
   const exclude: string[] = [];
   let lastFailure: Extract<AttemptResult, { kind: 'failed' }> | undefined;
@@ -46,9 +69,12 @@ export async function forwardToEngine(
     if (!picked.ok) {
       held.refused();
       if (lastFailure) break;
-      throw refusal(picked, request.model);
+      const refused = refusal(picked, request.model);
+      log.finish(refused.status, 'refused', refused.code);
+      throw refused;
     }
     const lease = picked.lease;
+    log.attempted(lease.engineKey);
     const result = await attemptUpstream({
       lease,
       pathAndQuery: request.pathAndQuery,
@@ -66,7 +92,7 @@ export async function forwardToEngine(
       held.release('aborted');
       throw bodyError;
     }
-    if (result.kind === 'response') return relayResponse(result, held, config);
+    if (result.kind === 'response') return relayResponse(result, held, config, log);
     if (result.kind === 'client_gone') {
       held.release('aborted');
       throw clientClosed();
@@ -76,13 +102,14 @@ export async function forwardToEngine(
     lastFailure = result;
     if (!replayable) break;
   }
-  return failureResponse(lastFailure!);
+  return failureResponse(lastFailure!, log);
 }
 
 function relayResponse(
   result: Extract<AttemptResult, { kind: 'response' }>,
   held: HeldLease,
   config: GatewayConfig,
+  log: CallLog,
 ): Response {
   const { response, reader, firstChunk, abort } = result;
   const headers = new Headers(response.headers);
@@ -91,6 +118,7 @@ function relayResponse(
   if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
   if (!reader) {
     held.release('ok');
+    log.finish(response.status, 'ok');
     return new Response(null, { status: response.status, headers });
   }
   const body = relayBody({
@@ -99,14 +127,18 @@ function relayResponse(
     isEventStream,
     idleTimeoutMs: config.idleTimeoutMs,
     abortUpstream: (reason) => abort.abort(new Error(reason)),
-    onFinish: (outcome) => held.release(outcome),
+    onFinish: (outcome) => {
+      held.release(outcome);
+      log.finish(response.status, outcome);
+    },
   });
   return new Response(body, { status: response.status, headers });
 }
 
 /** After every try failed: the engine's own 5xx verbatim when there is one, else the gateway's error. */
-function failureResponse(failure: Extract<AttemptResult, { kind: 'failed' }>): Response {
+function failureResponse(failure: Extract<AttemptResult, { kind: 'failed' }>, log: CallLog): Response {
   if (failure.upstream) {
+    log.finish(failure.upstream.status, 'failed', failure.error.code);
     const headers = new Headers(failure.upstream.headers);
     headers.set(ERROR_SOURCE_HEADER, 'upstream');
     return new Response(failure.upstream.body, { status: failure.upstream.status, headers });
@@ -145,11 +177,11 @@ function refusal(picked: Extract<PickResult, { ok: false }>, model: string): Api
 async function releaseWithRetry(
   release: () => Promise<boolean>,
   leaseId: string,
-  model: string,
+  request: ForwardRequest,
 ): Promise<void> {
   try {
     await callWithRetry(release);
   } catch (err) {
-    console.error(`could not return lease ${leaseId} to the pool of ${model}`, err);
+    console.error(`[${request.requestId}] could not return lease ${leaseId} to the pool of ${request.model}`, err);
   }
 }

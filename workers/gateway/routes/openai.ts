@@ -27,7 +27,12 @@ for (const route of OPENAI_ROUTES) {
       if (value) headers.set(name, value);
     }
     headers.set('x-request-id', c.get('requestId'));
-    const common = { pathAndQuery: url.pathname + url.search, headers, clientSignal: c.req.raw.signal };
+    const common = {
+      requestId: c.get('requestId'),
+      pathAndQuery: url.pathname + url.search,
+      headers,
+      clientSignal: c.req.raw.signal,
+    };
     const forward = await readForRoute(route, c.req.raw, config.maxJsonBodyBytes, config.maxUploadBytes);
     const affinity = c.req.header('x-session-id') ?? forward.affinity;
     return forwardToEngine(c.env, c.executionCtx, config, {
