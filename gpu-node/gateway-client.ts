@@ -75,10 +75,6 @@ export class GatewayClient {
     return this.registered?.credential ?? null;
   }
 
-  get nodeId(): string | null {
-    return this.registered?.nodeId ?? null;
-  }
-
   start(): void {
     this.loop ??= this.keepInTouch(this.stopController.signal);
   }

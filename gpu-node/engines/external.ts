@@ -6,10 +6,10 @@
  */
 import type { EngineLoad } from '../../src/protocol/node-api.ts';
 import type { EngineAdapter } from './engine-adapter.ts';
-import { EngineScrapeError, getEngineText, listsServedModel } from './engine-http.ts';
+import { EngineScrapeError, listsServedModel } from './engine-http.ts';
 import { LMDEPLOY_LOAD_METRICS } from './lmdeploy.ts';
 import { readLlamaCppLoad } from './llamacpp.ts';
-import { parseMetricsPage, readLoad } from './load-metrics.ts';
+import { readLoad, scrapeMetricsPage } from './load-metrics.ts';
 import type { MetricFamily } from './prometheus.ts';
 import { SGLANG_LOAD_METRICS, sglangTotalsOnly } from './sglang.ts';
 import { VLLM_LOAD_METRICS } from './vllm.ts';
@@ -48,7 +48,6 @@ export const externalAdapter: EngineAdapter = {
     }
   },
   async scrapeLoad(baseUrl, apiKey, signal) {
-    const page = await getEngineText(baseUrl, '/metrics', apiKey, signal);
-    return readKnownEngineLoad(parseMetricsPage(page), baseUrl, apiKey, signal);
+    return readKnownEngineLoad(await scrapeMetricsPage(baseUrl, apiKey, signal), baseUrl, apiKey, signal);
   },
 };

@@ -11,9 +11,9 @@
 import { z } from 'zod';
 import type { EngineLoad } from '../../src/protocol/node-api.ts';
 import type { EngineAdapter } from './engine-adapter.ts';
-import { EngineScrapeError, getEngineJson, getEngineText, probeHealthAndModel } from './engine-http.ts';
+import { EngineScrapeError, getEngineJson, probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST, launchWith } from './launch.ts';
-import { clampShare, meanOfFirstPresent, parseMetricsPage, sumSeries } from './load-metrics.ts';
+import { clampShare, meanOfFirstPresent, scrapeMetricsPage, sumSeries } from './load-metrics.ts';
 import type { MetricFamily } from './prometheus.ts';
 
 export const LLAMACPP_RUNNING = 'llamacpp:requests_processing';
@@ -83,7 +83,6 @@ export const llamacppAdapter: EngineAdapter = {
   },
   probeReady: probeHealthAndModel,
   async scrapeLoad(baseUrl, apiKey, signal) {
-    const page = await getEngineText(baseUrl, '/metrics', apiKey, signal);
-    return readLlamaCppLoad(parseMetricsPage(page), baseUrl, apiKey, signal);
+    return readLlamaCppLoad(await scrapeMetricsPage(baseUrl, apiKey, signal), baseUrl, apiKey, signal);
   },
 };

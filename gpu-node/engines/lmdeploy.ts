@@ -7,9 +7,9 @@
  * Source: lmdeploy/metrics/loggers.py, docs/en/advance/metrics.md, InternLM/lmdeploy PR #4108.
  */
 import type { EngineAdapter } from './engine-adapter.ts';
-import { getEngineText, probeHealthAndModel } from './engine-http.ts';
+import { probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST, launchWith } from './launch.ts';
-import { parseMetricsPage, readLoad, type LoadMetricNames } from './load-metrics.ts';
+import { gaugeLoadScraper, type LoadMetricNames } from './load-metrics.ts';
 
 export const LMDEPLOY_LOAD_METRICS: LoadMetricNames = {
   running: 'lmdeploy:num_requests_running',
@@ -36,8 +36,5 @@ export const lmdeployAdapter: EngineAdapter = {
     ]);
   },
   probeReady: probeHealthAndModel,
-  async scrapeLoad(baseUrl, apiKey, signal) {
-    const page = await getEngineText(baseUrl, '/metrics', apiKey, signal);
-    return readLoad(parseMetricsPage(page), LMDEPLOY_LOAD_METRICS);
-  },
+  scrapeLoad: gaugeLoadScraper(LMDEPLOY_LOAD_METRICS),
 };

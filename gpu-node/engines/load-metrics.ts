@@ -7,7 +7,8 @@
  * equally sized cache (summing two half-full ranks would claim a full engine).
  */
 import type { EngineLoad } from '../../src/protocol/node-api.ts';
-import { EngineScrapeError } from './engine-http.ts';
+import type { EngineAdapter } from './engine-adapter.ts';
+import { EngineScrapeError, getEngineText } from './engine-http.ts';
 import { findSamples, parsePrometheusText, type MetricFamily, type MetricLabels } from './prometheus.ts';
 
 /** Which series of a page count; engines that break a gauge down by label keep only the total. */
@@ -90,4 +91,22 @@ export function readLoad(
     waiting: sumSeries(families, names.waiting, include),
     kvCacheUsage: clampShare(kvCacheUsage),
   };
+}
+
+/** GETs the engine's /metrics page and parses it. */
+export async function scrapeMetricsPage(
+  baseUrl: string,
+  apiKey: string,
+  signal: AbortSignal,
+): Promise<MetricFamily[]> {
+  return parseMetricsPage(await getEngineText(baseUrl, '/metrics', apiKey, signal));
+}
+
+/** The `scrapeLoad` of an engine whose /metrics page carries all three figures as gauges. */
+export function gaugeLoadScraper(
+  names: LoadMetricNames,
+  include: SeriesFilter = everySeries,
+): EngineAdapter['scrapeLoad'] {
+  return async (baseUrl, apiKey, signal) =>
+    readLoad(await scrapeMetricsPage(baseUrl, apiKey, signal), names, include);
 }

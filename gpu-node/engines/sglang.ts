@@ -7,9 +7,9 @@
  * Source: python/sglang/srt/metrics/collector.py, docs/references/production_metrics.md.
  */
 import type { EngineAdapter } from './engine-adapter.ts';
-import { getEngineText, probeHealthAndModel } from './engine-http.ts';
+import { probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST, launchWith } from './launch.ts';
-import { parseMetricsPage, readLoad, type LoadMetricNames, type SeriesFilter } from './load-metrics.ts';
+import { gaugeLoadScraper, type LoadMetricNames, type SeriesFilter } from './load-metrics.ts';
 
 export const SGLANG_LOAD_METRICS: LoadMetricNames = {
   running: 'sglang:num_running_reqs',
@@ -40,8 +40,5 @@ export const sglangAdapter: EngineAdapter = {
     ]);
   },
   probeReady: probeHealthAndModel,
-  async scrapeLoad(baseUrl, apiKey, signal) {
-    const page = await getEngineText(baseUrl, '/metrics', apiKey, signal);
-    return readLoad(parseMetricsPage(page), SGLANG_LOAD_METRICS, sglangTotalsOnly);
-  },
+  scrapeLoad: gaugeLoadScraper(SGLANG_LOAD_METRICS, sglangTotalsOnly),
 };

@@ -6,9 +6,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import type { EngineAdapter } from './engine-adapter.ts';
-import { getEngineText, probeHealthAndModel } from './engine-http.ts';
+import { probeHealthAndModel } from './engine-http.ts';
 import { launchWith } from './launch.ts';
-import { parseMetricsPage, readLoad } from './load-metrics.ts';
+import { gaugeLoadScraper } from './load-metrics.ts';
 import { VLLM_LOAD_METRICS } from './vllm.ts';
 
 export const SIM_MAIN_PATH = fileURLToPath(new URL('../sim/main.ts', import.meta.url));
@@ -32,8 +32,5 @@ export const simAdapter: EngineAdapter = {
     ]);
   },
   probeReady: probeHealthAndModel,
-  async scrapeLoad(baseUrl, apiKey, signal) {
-    const page = await getEngineText(baseUrl, '/metrics', apiKey, signal);
-    return readLoad(parseMetricsPage(page), VLLM_LOAD_METRICS);
-  },
+  scrapeLoad: gaugeLoadScraper(VLLM_LOAD_METRICS),
 };

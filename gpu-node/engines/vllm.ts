@@ -5,9 +5,9 @@
  * so both names are read, the new one first. Source: vllm/v1/metrics/loggers.py.
  */
 import type { EngineAdapter } from './engine-adapter.ts';
-import { getEngineText, probeHealthAndModel } from './engine-http.ts';
+import { probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST, launchWith } from './launch.ts';
-import { parseMetricsPage, readLoad, type LoadMetricNames } from './load-metrics.ts';
+import { gaugeLoadScraper, type LoadMetricNames } from './load-metrics.ts';
 
 export const VLLM_LOAD_METRICS: LoadMetricNames = {
   running: 'vllm:num_requests_running',
@@ -33,8 +33,5 @@ export const vllmAdapter: EngineAdapter = {
     ]);
   },
   probeReady: probeHealthAndModel,
-  async scrapeLoad(baseUrl, apiKey, signal) {
-    const page = await getEngineText(baseUrl, '/metrics', apiKey, signal);
-    return readLoad(parseMetricsPage(page), VLLM_LOAD_METRICS);
-  },
+  scrapeLoad: gaugeLoadScraper(VLLM_LOAD_METRICS),
 };

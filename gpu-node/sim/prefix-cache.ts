@@ -38,8 +38,4 @@ export class PrefixCache {
       this.#blocks.set(blockHash, true);
     }
   }
-
-  get size(): number {
-    return this.#blocks.size;
-  }
 }

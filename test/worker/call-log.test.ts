@@ -14,9 +14,9 @@ interface CallLine {
 }
 
 /** The gateway's `forwarded` log lines for one request id. */
-function callLines(spy: ReturnType<typeof vi.spyOn>, requestId: string): CallLine[] {
+function callLines(spy: { mock: { calls: unknown[][] } }, requestId: string): CallLine[] {
   return spy.mock.calls
-    .map((args: unknown[]) => {
+    .map((args): CallLine | null => {
       try {
         return JSON.parse(String(args[0])) as CallLine;
       } catch {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   call,
   chat,
@@ -7,7 +7,6 @@ import {
   fakeNodeLog,
   poolSnapshot,
   registerNode,
-  sleep,
   uniqueModel,
 } from './helpers.ts';
 
@@ -161,8 +160,7 @@ describe('failover and broken streams', () => {
       body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
       signal: client.signal,
     }).catch((e: unknown) => e);
-    await sleep(200);
-    expect((await poolSnapshot(model))[0]!.inflight).toBe(1);
+    await vi.waitFor(async () => expect((await poolSnapshot(model))[0]!.inflight).toBe(1));
     client.abort();
     await pending;
     expect(await afterAbort('abort-early-1', model)).toEqual({ engineSawCallerLeave: true, inflight: 0 });
@@ -171,15 +169,16 @@ describe('failover and broken streams', () => {
 
 /** Waits (up to 2 s) for the engine to see the gateway hang up and the pool to get its lease back. */
 async function afterAbort(requestId: string, model: string) {
-  let state = { engineSawCallerLeave: false, inflight: -1 };
-  for (let i = 0; i < 40; i++) {
-    await sleep(50);
-    const entry = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === requestId);
-    state = {
-      engineSawCallerLeave: entry?.callerGone === true,
-      inflight: (await poolSnapshot(model))[0]!.inflight,
-    };
-    if (state.engineSawCallerLeave && state.inflight === 0) break;
-  }
-  return state;
+  const state = async () => ({
+    engineSawCallerLeave:
+      (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === requestId)?.callerGone === true,
+    inflight: (await poolSnapshot(model))[0]!.inflight,
+  });
+  await vi
+    .waitFor(async () => expect(await state()).toEqual({ engineSawCallerLeave: true, inflight: 0 }), {
+      timeout: 2_000,
+      interval: 50,
+    })
+    .catch(() => {});
+  return state();
 }

@@ -94,8 +94,6 @@ export async function poolSnapshot(
   ).engines;
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 let modelCounter = 0;
 /** A model name no other test uses, so pools never overlap. */
 export const uniqueModel = (label: string) => `${label}-${++modelCounter}-${crypto.randomUUID().slice(0, 8)}`;
