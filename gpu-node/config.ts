@@ -248,8 +248,9 @@ export const exampleConfig = `# Switchyard GPU node agent configuration (YAML; J
 gateway:
   # The gateway's base URL.
   url: https://switchyard.example.com
-  # The node token from the dashboard. Either put it here...
-  nodeToken: nt-replace-me
+  # The node token (snt-…) the gateway operator made with POST /admin/api/node-tokens.
+  # Either put it here...
+  nodeToken: snt-replace-me
   # ...or read it from the environment, which suits systemd's EnvironmentFile (remove nodeToken):
   # nodeTokenEnv: SWITCHYARD_NODE_TOKEN
 

@@ -1,8 +1,7 @@
 /**
  * One API key's authoritative record, one object per key id. Every /v1 request asks this
- * object (one RPC) whether the key may proceed, so revoking here takes effect at once,
- * everywhere. The keys issue grows this object's admission (RPM, TPM, concurrency) and
- * usage; the hot-path entry point stays `admitRequest`.
+ * object (one RPC) whether the key may proceed, so a change made here holds at once,
+ * everywhere.
  */
 import { DurableObject } from 'cloudflare:workers';
 

@@ -1,7 +1,6 @@
 /**
  * The operator's API, behind ADMIN_TOKEN: create API keys and node tokens, list nodes and
- * the pools' view of their engines. The keys issue adds tenants, limits, usage and
- * revocation here.
+ * the pools' view of their engines.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
