@@ -32,6 +32,7 @@ export default defineConfig({
                 UPSTREAM_IDLE_TIMEOUT_MS: '500',
                 MAX_JSON_BODY_BYTES: '65536',
                 MAX_UPLOAD_BYTES: '1048576',
+                USAGE_FLUSH_MS: '100',
               },
             },
           }),

@@ -7,11 +7,13 @@ import { z } from 'zod';
 import type { LocalState } from './local-state.ts';
 import { StartError } from './start-error.ts';
 
+const CreatedTenantSchema = z.object({ id: z.string() });
 const CreatedKeySchema = z.object({ id: z.string(), key: z.string() });
 const CreatedNodeTokenSchema = z.object({ id: z.string(), token: z.string() });
 const ModelListSchema = z.object({ data: z.array(z.object({ id: z.string() })) });
 
-export const DEMO_KEY_REQUEST = { name: 'demo', tenant: 'demo' };
+export const DEMO_TENANT_REQUEST = { name: 'demo' };
+export const DEMO_KEY_REQUEST = { name: 'demo' };
 export const NODE_TOKEN_REQUEST = { name: 'local-node' };
 
 export async function waitForHealthy(gatewayUrl: string, timeoutMs: number): Promise<void> {
@@ -76,7 +78,20 @@ export async function ensureSeeded(
   if (demoKey && nodeToken && (await keyWorks(gatewayUrl, demoKey.key))) {
     return { state: { ...state, demoKey, nodeToken }, seeded: false };
   }
-  const key = await adminPost(gatewayUrl, adminToken, '/admin/api/keys', DEMO_KEY_REQUEST, CreatedKeySchema);
+  const tenant = await adminPost(
+    gatewayUrl,
+    adminToken,
+    '/admin/api/tenants',
+    DEMO_TENANT_REQUEST,
+    CreatedTenantSchema,
+  );
+  const key = await adminPost(
+    gatewayUrl,
+    adminToken,
+    `/admin/api/tenants/${tenant.id}/keys`,
+    DEMO_KEY_REQUEST,
+    CreatedKeySchema,
+  );
   const token = await adminPost(
     gatewayUrl,
     adminToken,

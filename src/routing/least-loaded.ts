@@ -17,17 +17,17 @@ function expectedLoad(engine: Candidate): number {
   return (engine.running + engine.waiting + engine.leasesSinceReport) / engine.maxConcurrency;
 }
 
+/** Negative when `a` is the better pick: lower expected load first, then fewer leases out. */
+function compare(a: Candidate, b: Candidate): number {
+  return expectedLoad(a) - expectedLoad(b) || a.inflight - b.inflight;
+}
+
 export function leastLoaded<T extends Candidate>(candidates: T[]): T | undefined {
   let best: T[] = [];
-  let bestScore = Infinity;
   for (const engine of candidates) {
-    const score = expectedLoad(engine) + engine.inflight * 1e-9;
-    if (score < bestScore) {
-      best = [engine];
-      bestScore = score;
-    } else if (score === bestScore) {
-      best.push(engine);
-    }
+    const order = best.length === 0 ? -1 : compare(engine, best[0]!);
+    if (order < 0) best = [engine];
+    else if (order === 0) best.push(engine);
   }
   return best[Math.floor(Math.random() * best.length)];
 }

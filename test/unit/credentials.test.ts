@@ -65,7 +65,12 @@ describe('parseCredential / formatCredential', () => {
   });
 
   it('rejects a valid credential with any character outside the alphabet put in', () => {
-    const outside = fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }).filter((c) => !/[A-Za-z0-9_.-]/.test(c));
+    const outside = fc
+      .oneof(
+        fc.constantFrom(' ', '/', '+', '=', ':', '\n', '\0', 'é', '🔑'),
+        fc.integer({ min: 0, max: 0x10ffff }).map((code) => String.fromCodePoint(code)),
+      )
+      .filter((c) => !/[A-Za-z0-9_.-]/.test(c));
     fc.assert(
       fc.property(kind, id, secret, outside, fc.nat(), (k, i, s, c, at) => {
         const text = formatCredential(k, i, s);
@@ -113,11 +118,21 @@ describe('bearerToken', () => {
 });
 
 describe('secretsMatch', () => {
+  // Any Unicode scalar value, astral planes included. (Lone surrogates are left out: UTF-8
+  // encoding turns each into U+FFFD, so '\uD800' and '\uFFFD' hash alike. Header values are
+  // byte strings, so no presented secret can hold one.)
+  const scalar = fc.oneof(fc.integer({ min: 0, max: 0xd7ff }), fc.integer({ min: 0xe000, max: 0x10ffff }));
+  const text = fc.string({ unit: scalar.map((c) => String.fromCodePoint(c)) });
+
   it('is true for equal strings and false otherwise', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.string({ unit: 'binary' }), fc.string({ unit: 'binary' }), async (a, b) => {
+      fc.asyncProperty(text, text, fc.nat(), async (a, b, at) => {
         expect(await secretsMatch(a, a)).toBe(true);
         expect(await secretsMatch(a, b)).toBe(a === b);
+        // b spliced into a: a near miss of a different length (or a itself, when b is empty).
+        const pos = at % (a.length + 1);
+        const near = a.slice(0, pos) + b + a.slice(pos);
+        expect(await secretsMatch(near, a)).toBe(near === a);
       }),
     );
   });

@@ -146,7 +146,8 @@ describe('the layering scanner', () => {
       },
       {
         path: 'workers/gateway/app.ts',
-        source: "import { Hono } from 'hono';\nimport '../../src/bytes.ts';\nimport('../../scripts/start.ts');",
+        source:
+          "import { Hono } from 'hono';\nimport '../../src/bytes.ts';\nimport('../../scripts/start.ts');",
       },
       {
         path: 'gpu-node/agent.ts',
@@ -154,11 +155,13 @@ describe('the layering scanner', () => {
       },
       {
         path: 'scripts/start.ts',
-        source: "import { pickPort } from '../gpu-node/index.ts';\nimport { sleep } from '../gpu-node/backoff.ts';",
+        source:
+          "import { pickPort } from '../gpu-node/index.ts';\nimport { sleep } from '../gpu-node/backoff.ts';",
       },
       {
         path: 'bench/run.ts',
-        source: "import '../scripts/bundle.ts';\nimport '../gpu-node/index.ts';\nimport '../workers/gateway/index.ts';",
+        source:
+          "import '../scripts/bundle.ts';\nimport '../gpu-node/index.ts';\nimport '../workers/gateway/index.ts';",
       },
     ]);
     expect(violations).toEqual([

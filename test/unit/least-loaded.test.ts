@@ -18,7 +18,8 @@ function compareLoad(a: Candidate, b: Candidate): number {
   );
 }
 
-// Realistic fleets: a few dozen engines with up to 256 slots each (vLLM's default max_num_seqs),
+// Fleets of a few dozen engines with up to 4096 slots each (large enough that a load difference
+// of 1/4096 must still beat any number of leases out),
 // and at most maxConcurrency × 2 leases out (the gateway's ENGINE_OVERCOMMIT). The "crowded"
 // variant draws from few values so that ties in load, and in leases out, are common.
 const candidate = (max: { queue: number; slots: number; sinceReport: number }) =>
@@ -36,7 +37,7 @@ const candidate = (max: { queue: number; slots: number; sinceReport: number }) =
     }));
 const candidates = fc
   .oneof(
-    fc.array(candidate({ queue: 300, slots: 256, sinceReport: 64 }), { minLength: 1, maxLength: 24 }),
+    fc.array(candidate({ queue: 300, slots: 4096, sinceReport: 64 }), { minLength: 1, maxLength: 24 }),
     fc.array(candidate({ queue: 3, slots: 2, sinceReport: 1 }), { minLength: 1, maxLength: 24 }),
   )
   .map((list) => list.map((load, i) => engine(`node-${i}/engine`, load)));
@@ -79,6 +80,12 @@ describe('leastLoaded', () => {
     expect(leastLoaded([small, big])).toBe(big);
   });
 
+  it('never lets leases out outweigh a real difference in load, however large the engines', () => {
+    const lighter = engine('a', { running: 1, maxConcurrency: 1000, inflight: 1999 });
+    const heavier = engine('b', { running: 1, maxConcurrency: 999, inflight: 0 });
+    expect(leastLoaded([lighter, heavier])).toBe(lighter);
+  });
+
   it('breaks a tie in load by fewer leases out', () => {
     const busier = engine('busier', { running: 4, inflight: 3 });
     const idler = engine('idler', { running: 4, inflight: 1 });
@@ -87,7 +94,11 @@ describe('leastLoaded', () => {
 
   it('spreads picks among engines tied on load and leases out', () => {
     const tied = ['a', 'b', 'c', 'd'].map((key) => engine(key, { running: 1, inflight: 2 }));
-    const list = [engine('loaded', { running: 5 }), ...tied, engine('more-inflight', { running: 1, inflight: 3 })];
+    const list = [
+      engine('loaded', { running: 5 }),
+      ...tied,
+      engine('more-inflight', { running: 1, inflight: 3 }),
+    ];
     const counts = new Map<string, number>();
     const rounds = 2000;
     for (let i = 0; i < rounds; i++) {

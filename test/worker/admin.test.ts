@@ -1,11 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import { ADMIN, call, createApiKey, engine, registerNode, uniqueModel } from './helpers.ts';
+import {
+  ADMIN,
+  adminJson,
+  call,
+  createApiKey,
+  createTenant,
+  engine,
+  registerNode,
+  uniqueModel,
+} from './helpers.ts';
 
 describe('the admin API and dashboard', () => {
   it('refuses every admin route without the admin token, and with an API key', async () => {
     const key = await createApiKey();
     for (const [method, path] of [
-      ['POST', '/admin/api/keys'],
+      ['POST', '/admin/api/tenants'],
+      ['GET', '/admin/api/usage'],
       ['POST', '/admin/api/node-tokens'],
       ['GET', '/admin/api/nodes'],
       ['GET', '/admin/api/pools/x'],
@@ -19,25 +29,22 @@ describe('the admin API and dashboard', () => {
   });
 
   it('creates a key that works at once and is shown only in the creation answer', async () => {
-    const res = await call('/admin/api/keys', {
-      method: 'POST',
-      headers: { ...ADMIN, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'ci', tenant: 'acme' }),
-    });
+    const tenantId = await createTenant('acme');
+    const res = await adminJson('POST', `/admin/api/tenants/${tenantId}/keys`, { name: 'ci' });
     expect(res.status).toBe(201);
-    const created = (await res.json()) as { id: string; key: string; tenant: string };
-    expect(created.key).toMatch(new RegExp(`^sk-${created.id}\\.[0-9a-f]{48}$`));
-    expect(created.tenant).toBe('acme');
+    const created = (await res.json()) as { id: string; key: string; tenantId: string };
+    expect(created.key).toMatch(new RegExp(`^sk-${created.id}\\.[0-9a-f]{64}$`));
+    expect(created.tenantId).toBe(tenantId);
     const models = await call('/v1/models', { headers: { authorization: `Bearer ${created.key}` } });
     expect(models.status).toBe(200);
+    const listed = await (await adminJson('GET', `/admin/api/tenants/${tenantId}/keys`)).text();
+    expect(listed).toContain(created.id);
+    expect(listed).not.toContain(created.key.split('.')[1]);
   });
 
   it('rejects a key request without a name with 400 naming the field', async () => {
-    const res = await call('/admin/api/keys', {
-      method: 'POST',
-      headers: { ...ADMIN, 'content-type': 'application/json' },
-      body: JSON.stringify({ tenant: 'acme' }),
-    });
+    const tenantId = await createTenant('acme');
+    const res = await adminJson('POST', `/admin/api/tenants/${tenantId}/keys`, {});
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { param: string } }).error.param).toBe('name');
   });

@@ -10,14 +10,45 @@ export function call(path: string, init: RequestInit = {}): Promise<Response> {
   return exports.default.fetch(new Request(`https://gateway.test${path}`, init));
 }
 
-export async function createApiKey(tenant = 'acme'): Promise<string> {
-  const res = await call('/admin/api/keys', {
-    method: 'POST',
-    headers: { ...ADMIN, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'test', tenant }),
+export function adminJson(
+  method: string,
+  path: string,
+  body?: unknown,
+  auth: Record<string, string> = ADMIN,
+) {
+  return call(path, {
+    method,
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
+}
+
+export async function createTenant(name = 'acme', defaults?: Record<string, unknown>): Promise<string> {
+  const res = await adminJson('POST', '/admin/api/tenants', { name, ...(defaults ? { defaults } : {}) });
+  if (res.status !== 201) throw new Error(`tenant creation failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
+}
+
+export interface KeyOptions {
+  tenantId?: string;
+  kind?: 'api' | 'admin';
+  models?: string[] | null;
+  limits?: Record<string, number>;
+  expiresAt?: number | string | null;
+}
+
+/** A new key (in a new tenant unless one is named); returns the full key. */
+export async function createApiKey(options: KeyOptions = {}): Promise<string> {
+  return (await createKeyRecord(options)).key;
+}
+
+export async function createKeyRecord(
+  options: KeyOptions = {},
+): Promise<{ id: string; key: string; tenantId: string }> {
+  const { tenantId = await createTenant(), ...fields } = options;
+  const res = await adminJson('POST', `/admin/api/tenants/${tenantId}/keys`, { name: 'test', ...fields });
   if (res.status !== 201) throw new Error(`key creation failed: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { key: string }).key;
+  return (await res.json()) as { id: string; key: string; tenantId: string };
 }
 
 export async function createNodeToken(): Promise<string> {

@@ -4,9 +4,11 @@
  */
 import { z } from 'zod';
 
+import type { AdminCaller } from './middleware/admin-auth.ts';
+
 export interface AuthenticatedKey {
   keyId: string;
-  tenant: string;
+  tenantId: string;
 }
 
 export type AppEnv = {
@@ -14,8 +16,11 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     apiKey: AuthenticatedKey;
+    /** The key's model allow-list; null: every model. */
+    allowedModels: string[] | null;
     node: { id: string; credential: string };
     nodeToken: { id: string };
+    admin: AdminCaller;
   };
 };
 
@@ -31,6 +36,9 @@ const GatewayConfigSchema = z.object({
   MAX_JSON_BODY_BYTES: millis,
   MAX_UPLOAD_BYTES: millis,
   ENGINE_OVERCOMMIT: z.coerce.number().positive(),
+  DEFAULT_COMPLETION_TOKENS: z.coerce.number().int().positive(),
+  USAGE_FLUSH_MS: millis,
+  USAGE_RETENTION_DAYS: z.coerce.number().int().positive(),
 });
 
 export interface GatewayConfig {
@@ -44,6 +52,10 @@ export interface GatewayConfig {
   maxUploadBytes: number;
   /** An engine gets at most maxConcurrency × this many requests in flight from the gateway. */
   engineOvercommit: number;
+  /** Completion tokens reserved when a request names no cap. */
+  defaultCompletionTokens: number;
+  usageFlushMs: number;
+  usageRetentionDays: number;
 }
 
 let cached: { source: Env; config: GatewayConfig } | undefined;
@@ -65,6 +77,9 @@ export function gatewayConfig(env: Env): GatewayConfig {
     maxJsonBodyBytes: v.MAX_JSON_BODY_BYTES,
     maxUploadBytes: v.MAX_UPLOAD_BYTES,
     engineOvercommit: v.ENGINE_OVERCOMMIT,
+    defaultCompletionTokens: v.DEFAULT_COMPLETION_TOKENS,
+    usageFlushMs: v.USAGE_FLUSH_MS,
+    usageRetentionDays: v.USAGE_RETENTION_DAYS,
   };
   cached = { source: env, config };
   return config;

@@ -1,76 +1,303 @@
 /**
- * One API key's authoritative record, one object per key id. Every /v1 request asks this
- * object (one RPC) whether the key may proceed, so a change made here holds at once,
- * everywhere.
+ * One API key's authoritative record and admission state, one object per key id. Every
+ * forwarded call makes one RPC here, `admitRequest`, that authenticates, checks the model
+ * allow-list and admits against the key's limits; since every edge location asks this same
+ * object, limits are exact and a revocation holds from the next request on. Settlement comes
+ * back off the request path (`settleRequest`), and usage is batched to the tenant's usage
+ * object by alarm rather than written per request.
  */
 import { DurableObject } from 'cloudflare:workers';
+import {
+  keyAllowsModel,
+  keyLimits,
+  keyModels,
+  keyStatus,
+  keyView,
+  secretAccepted,
+  type KeyKind,
+  type KeyRecord,
+  type KeyView,
+  type TenantDefaults,
+} from '../../src/keys/key-record.ts';
+import { Limiter, type LimiterSnapshot, type RateLimitStatus } from '../../src/limits/limiter.ts';
+import type { LimitName } from '../../src/limits/limits.ts';
+import { addUsageEvent, classifyCall, USAGE_COUNTERS, type UsageRow } from '../../src/usage/rollup.ts';
+import type { Usage } from '../../src/usage/usage.ts';
+import { gatewayConfig } from '../gateway/config.ts';
+import { tenantUsage } from './stubs.ts';
 
-export interface KeyRecord {
-  keyId: string;
+export type AuthFailure = 'invalid_key' | 'revoked_key' | 'expired_key';
+export type Authentication =
+  | { ok: true; keyId: string; tenantId: string; kind: KeyKind; models: string[] | null }
+  | { ok: false; reason: AuthFailure };
+
+export interface AdmitInput {
   secretHash: string;
-  tenant: string;
-  name: string;
-  createdAt: number;
-  revokedAt: number | null;
+  model: string;
+  /** Chosen by the caller, so it can settle even if this call's answer never arrives. */
+  reservationId: string;
+  /** Tokens to reserve: the prompt estimate plus the completion cap. */
+  tokens: number;
+  /** The request names its completion cap (`max_tokens` …); else `tokens` holds a default. */
+  capped: boolean;
 }
 
 export type Admission =
-  { ok: true; keyId: string; tenant: string } | { ok: false; reason: 'invalid_key' | 'revoked_key' };
+  | { ok: true; keyId: string; tenantId: string; status: RateLimitStatus }
+  | { ok: false; reason: AuthFailure | 'not_an_api_key' }
+  | { ok: false; reason: 'model_not_allowed'; tenantId: string }
+  | { ok: false; reason: 'request_too_large'; tenantId: string; tokens: number; tpm: number }
+  | {
+      ok: false;
+      reason: 'rate_limited';
+      tenantId: string;
+      limit: LimitName;
+      retryAfterMs: number;
+      status: RateLimitStatus;
+    };
+
+export interface Settlement {
+  reservationId: string;
+  model: string;
+  status: number;
+  aborted: boolean;
+  /** What the engine reported; null when it reported nothing usable. */
+  usage: Usage | null;
+  /** Tokens to count when `usage` is null (the reservation's prompt estimate plus what was relayed). */
+  fallbackTokens: number;
+  ttftMs: number | null;
+  durationMs: number;
+}
+
+export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'models' | 'limits' | 'expiresAt'>>;
+
+/** A reservation older than this belongs to a Worker invocation that died without settling. */
+const RESERVATION_MAX_AGE_MS = 60 * 60 * 1000;
+const REAP_EVERY_MS = 5 * 60 * 1000;
 
 export class ApiKey extends DurableObject<Env> {
   private record: KeyRecord | null = null;
+  private tenant: TenantDefaults = {};
+  private limiter = new Limiter();
+  private pendingUsage = new Map<string, UsageRow>();
+  /** When the alarm is set to fire, kept here so the hot path never reads it from storage. */
+  private alarmAt: number | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS key_record (
-        key_id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, tenant TEXT NOT NULL, name TEXT NOT NULL,
-        created_at INTEGER NOT NULL, revoked_at INTEGER)`);
-      this.record = this.loadRecord();
+      ctx.storage.sql.exec(
+        'CREATE TABLE IF NOT EXISTS key_state (name TEXT PRIMARY KEY, data TEXT NOT NULL)',
+      );
+      this.record = this.load<KeyRecord>('record');
+      this.tenant = this.load<TenantDefaults>('tenant') ?? {};
+      this.limiter = new Limiter(this.load<LimiterSnapshot>('limiter') ?? undefined);
+      for (const row of this.load<UsageRow[]>('pending_usage') ?? []) {
+        this.pendingUsage.set(`${row.start}|${row.keyId}|${row.model}`, row);
+      }
+      this.alarmAt = await ctx.storage.getAlarm();
     });
   }
 
-  /** Stores the key's record; called once by the Directory when the key is created. */
-  initialize(record: Omit<KeyRecord, 'revokedAt'>): void {
+  /** Stores a new key's record; called once by the Directory. */
+  initialize(record: KeyRecord, tenant: TenantDefaults): KeyView {
     if (this.record) throw new Error(`key ${record.keyId} already exists`);
-    this.ctx.storage.sql.exec(
-      'INSERT INTO key_record (key_id, secret_hash, tenant, name, created_at) VALUES (?, ?, ?, ?, ?)',
-      record.keyId,
-      record.secretHash,
-      record.tenant,
-      record.name,
-      record.createdAt,
-    );
-    this.record = { ...record, revokedAt: null };
+    this.record = record;
+    this.tenant = tenant;
+    this.save('record', record);
+    this.save('tenant', tenant);
+    return keyView(record, tenant, Date.now());
   }
 
-  /** Authenticates by secret hash; the one call on every request's path. */
-  admitRequest(secretHash: string): Admission {
+  /** For routes that only need to know who is calling (`GET /v1/models`, tenant admin keys). */
+  authenticate(secretHash: string): Authentication {
     const record = this.record;
-    if (!record || record.secretHash !== secretHash) return { ok: false, reason: 'invalid_key' };
-    if (record.revokedAt !== null) return { ok: false, reason: 'revoked_key' };
-    return { ok: true, keyId: record.keyId, tenant: record.tenant };
-  }
-
-  private loadRecord(): KeyRecord | null {
-    const row = this.ctx.storage.sql
-      .exec<{
-        key_id: string;
-        secret_hash: string;
-        tenant: string;
-        name: string;
-        created_at: number;
-        revoked_at: number | null;
-      }>('SELECT * FROM key_record LIMIT 1')
-      .toArray()[0];
-    if (!row) return null;
+    const now = Date.now();
+    if (!record || !secretAccepted(record, secretHash, now)) return { ok: false, reason: 'invalid_key' };
+    const status = keyStatus(record, now);
+    if (status !== 'active')
+      return { ok: false, reason: status === 'revoked' ? 'revoked_key' : 'expired_key' };
     return {
-      keyId: row.key_id,
-      secretHash: row.secret_hash,
-      tenant: row.tenant,
-      name: row.name,
-      createdAt: row.created_at,
-      revokedAt: row.revoked_at,
+      ok: true,
+      keyId: record.keyId,
+      tenantId: record.tenantId,
+      kind: record.kind,
+      models: keyModels(record, this.tenant),
     };
   }
+
+  /** Authenticates, checks the model, and admits against the key's limits: the one call on the path. */
+  async admitRequest(input: AdmitInput): Promise<Admission> {
+    const who = this.authenticate(input.secretHash);
+    if (!who.ok) return who;
+    const record = this.record!;
+    if (record.kind !== 'api') return { ok: false, reason: 'not_an_api_key' };
+    if (!keyAllowsModel(record, this.tenant, input.model)) {
+      return { ok: false, reason: 'model_not_allowed', tenantId: record.tenantId };
+    }
+    const now = Date.now();
+    const limits = keyLimits(record, this.tenant);
+    // A default completion reservation shrinks to fit the key's minute; a cap the client named does not.
+    const tokens = input.capped ? input.tokens : Math.min(input.tokens, limits.tpm ?? Infinity);
+    if (limits.tpm !== undefined && tokens > limits.tpm) {
+      return { ok: false, reason: 'request_too_large', tenantId: record.tenantId, tokens, tpm: limits.tpm };
+    }
+    const admitted = this.limiter.admit({ id: input.reservationId, tokens, now }, limits);
+    record.lastUsedAt = now;
+    if (!admitted.ok) {
+      await this.recordCall(now, input.model, {
+        status: 429,
+        aborted: false,
+        usage: null,
+        ttftMs: null,
+        durationMs: 0,
+      });
+      return {
+        ok: false,
+        reason: 'rate_limited',
+        tenantId: record.tenantId,
+        limit: admitted.limit,
+        retryAfterMs: admitted.retryAfterMs,
+        status: admitted.status,
+      };
+    }
+    this.save('limiter', this.limiter.snapshot());
+    await this.ensureAlarm(now + REAP_EVERY_MS);
+    return { ok: true, keyId: record.keyId, tenantId: record.tenantId, status: admitted.status };
+  }
+
+  /** Turns a reservation into the tokens really used and counts the call. Idempotent. */
+  async settleRequest(settlement: Settlement): Promise<boolean> {
+    const now = Date.now();
+    const tokens = settlement.usage
+      ? settlement.usage.promptTokens + settlement.usage.completionTokens
+      : settlement.fallbackTokens;
+    if (!this.limiter.settle(settlement.reservationId, tokens, now)) return false;
+    this.save('limiter', this.limiter.snapshot());
+    const usage = settlement.usage ?? { promptTokens: tokens, completionTokens: 0, cachedTokens: 0 };
+    await this.recordCall(now, settlement.model, { ...settlement, usage });
+    return true;
+  }
+
+  /** Open reservations, for tests and the admin API. */
+  inflight(): number {
+    return this.limiter.inflight();
+  }
+
+  describe(): KeyView | null {
+    return this.record ? keyView(this.record, this.tenant, Date.now()) : null;
+  }
+
+  update(patch: KeyPatch): KeyView {
+    const record = this.mustExist();
+    Object.assign(record, patch);
+    this.save('record', record);
+    return keyView(record, this.tenant, Date.now());
+  }
+
+  setTenantDefaults(tenant: TenantDefaults): void {
+    this.tenant = tenant;
+    this.save('tenant', tenant);
+  }
+
+  /** A new secret for the same id; the old one works for `graceMs` more (0: dead at once). */
+  rotate(secretHash: string, graceMs: number): KeyView {
+    const record = this.mustExist();
+    const now = Date.now();
+    record.previousSecretHash = graceMs > 0 ? record.secretHash : null;
+    record.previousValidUntil = graceMs > 0 ? now + graceMs : null;
+    record.secretHash = secretHash;
+    this.save('record', record);
+    return keyView(record, this.tenant, now);
+  }
+
+  revoke(): KeyView {
+    const record = this.mustExist();
+    record.revokedAt ??= Date.now();
+    this.save('record', record);
+    return keyView(record, this.tenant, Date.now());
+  }
+
+  /** Reaps reservations whose Worker died, flushes batched usage to the tenant. */
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    if (this.limiter.reapOlderThan(now - RESERVATION_MAX_AGE_MS, now) > 0) {
+      this.save('limiter', this.limiter.snapshot());
+    }
+    await this.flushUsage();
+    if (this.record) this.save('record', this.record); // persists lastUsedAt, which admission keeps in memory
+    if (this.limiter.inflight() > 0) await this.ensureAlarm(now + REAP_EVERY_MS);
+  }
+
+  private async recordCall(
+    at: number,
+    model: string,
+    call: Pick<Settlement, 'status' | 'aborted' | 'usage' | 'ttftMs' | 'durationMs'>,
+  ): Promise<void> {
+    addUsageEvent(this.pendingUsage, {
+      at,
+      keyId: this.record!.keyId,
+      model,
+      callClass: classifyCall(call.status, call.aborted),
+      promptTokens: call.usage?.promptTokens ?? 0,
+      completionTokens: call.usage?.completionTokens ?? 0,
+      cachedTokens: call.usage?.cachedTokens ?? 0,
+      ttftMs: call.ttftMs,
+      durationMs: call.durationMs,
+    });
+    this.save('pending_usage', [...this.pendingUsage.values()]);
+    await this.ensureAlarm(at + gatewayConfig(this.env).usageFlushMs);
+  }
+
+  /**
+   * Sends the batched rows to the tenant's usage object. Rows added while the call is out go
+   * into the next batch; a batch whose send failed is merged back and retried.
+   */
+  private async flushUsage(): Promise<void> {
+    if (this.pendingUsage.size === 0 || !this.record) return;
+    const batch = this.pendingUsage;
+    this.pendingUsage = new Map();
+    try {
+      await tenantUsage(this.env, this.record.tenantId).recordUsage([...batch.values()]);
+    } catch (err) {
+      console.error(`usage flush for key ${this.record.keyId} failed; retrying`, err);
+      for (const [id, row] of batch) mergeRow(this.pendingUsage, id, row);
+      await this.ensureAlarm(Date.now() + gatewayConfig(this.env).usageFlushMs);
+    }
+    this.save('pending_usage', [...this.pendingUsage.values()]);
+  }
+
+  /** Makes sure an alarm fires no later than `at`. */
+  private async ensureAlarm(at: number): Promise<void> {
+    if (this.alarmAt !== null && this.alarmAt <= at) return;
+    this.alarmAt = at;
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  private mustExist(): KeyRecord {
+    if (!this.record) throw new Error('no such key');
+    return this.record;
+  }
+
+  private load<T>(name: string): T | null {
+    const row = this.ctx.storage.sql
+      .exec<{ data: string }>('SELECT data FROM key_state WHERE name = ?', name)
+      .toArray()[0];
+    return row ? (JSON.parse(row.data) as T) : null;
+  }
+
+  private save(name: string, value: unknown): void {
+    this.ctx.storage.sql.exec(
+      'INSERT OR REPLACE INTO key_state (name, data) VALUES (?, ?)',
+      name,
+      JSON.stringify(value),
+    );
+  }
+}
+
+function mergeRow(rows: Map<string, UsageRow>, id: string, row: UsageRow): void {
+  const existing = rows.get(id);
+  if (!existing) return void rows.set(id, row);
+  for (const counter of USAGE_COUNTERS) existing[counter] += row[counter];
 }

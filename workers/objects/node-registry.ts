@@ -114,6 +114,14 @@ export class NodeRegistry extends DurableObject<Env> {
     return { ok: true, value: null };
   }
 
+  /** The operator removes a node: its engines leave every pool now; it must register again. */
+  async evict(nodeId: string): Promise<boolean> {
+    const node = this.nodes.get(nodeId);
+    if (!node) return false;
+    await this.forget(node);
+    return true;
+  }
+
   listNodes(): NodeView[] {
     return [...this.nodes.values()].map(({ credential: _secret, ...view }) => view);
   }

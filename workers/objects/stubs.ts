@@ -10,6 +10,10 @@ export function apiKey(env: Env, keyId: string) {
   return env.API_KEY.get(env.API_KEY.idFromName(keyId));
 }
 
+export function tenantUsage(env: Env, tenantId: string) {
+  return env.TENANT_USAGE.get(env.TENANT_USAGE.idFromName(tenantId));
+}
+
 export function registry(env: Env) {
   return env.NODE_REGISTRY.get(env.NODE_REGISTRY.idFromName('global'));
 }

@@ -1,11 +1,23 @@
 /**
- * One log line per forwarded call, written when the call is over (for a stream: when the
- * relay ends), so it can say how it ended: which engines were tried, the status the client
- * got, and how long it took. JSON, so `wrangler tail` and log pipelines can filter on fields.
+ * The end of a forwarded call, reached exactly once on every path (for a stream: when the
+ * relay ends). It writes the call's one log line — which engines were tried, the status the
+ * client got, how long it took; JSON, so `wrangler tail` and log pipelines can filter on
+ * fields — and hands the ending to the caller, which settles the key's reservation.
  */
 import type { LeaseOutcome } from '../../objects/model-pool.ts';
+import type { Metered } from './usage-meter.ts';
 
 export type CallOutcome = LeaseOutcome | 'refused';
+
+export interface CallEnding {
+  status: number;
+  outcome: CallOutcome;
+  metered: Metered;
+  durationMs: number;
+}
+
+/** Nothing reached the client: nothing to charge. */
+const UNMETERED: Metered = { usage: null, fallbackTokens: 0, ttftMs: null };
 
 export class CallLog {
   private readonly startedAt = Date.now();
@@ -15,10 +27,13 @@ export class CallLog {
   private readonly model: string;
   private readonly path: string;
 
-  constructor(requestId: string, model: string, path: string) {
+  private readonly onFinish: (ending: CallEnding) => void;
+
+  constructor(requestId: string, model: string, path: string, onFinish: (ending: CallEnding) => void) {
     this.requestId = requestId;
     this.model = model;
     this.path = path;
+    this.onFinish = onFinish;
   }
 
   attempted(engineKey: string): void {
@@ -26,9 +41,11 @@ export class CallLog {
   }
 
   /** Writes the line; later calls do nothing. */
-  finish(status: number, outcome: CallOutcome, code: string | null = null): void {
+  finish(status: number, outcome: CallOutcome, code: string | null = null, metered = UNMETERED): void {
     if (this.written) return;
     this.written = true;
+    const durationMs = Date.now() - this.startedAt;
+    this.onFinish({ status, outcome, metered, durationMs });
     console.log(
       JSON.stringify({
         msg: 'forwarded',
@@ -41,7 +58,7 @@ export class CallLog {
         status,
         outcome,
         code,
-        durationMs: Date.now() - this.startedAt,
+        durationMs,
       }),
     );
   }

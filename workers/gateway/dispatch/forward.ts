@@ -10,7 +10,8 @@ import { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { callWithRetry, modelPool } from '../../objects/stubs.ts';
-import { CallLog } from './call-log.ts';
+import { CallLog, type CallEnding } from './call-log.ts';
+import type { UsageMeter } from './usage-meter.ts';
 
 const MAX_ATTEMPTS = 3;
 
@@ -26,6 +27,12 @@ export interface ForwardRequest {
   clientSignal: AbortSignal;
   /** Turns a failure of the body stream itself (e.g. an upload over the cap) into the client's error. */
   bodyError?: () => ApiError | null;
+  /** Reads what the answer cost. */
+  meter: UsageMeter;
+  /** Runs once when the call is over, on every path: the caller settles the key's reservation here. */
+  onFinish: (ending: CallEnding) => void;
+  /** Headers every answer carries (the key's rate-limit state). */
+  answerHeaders: Record<string, string>;
 }
 
 export async function forwardToEngine(
@@ -34,7 +41,7 @@ export async function forwardToEngine(
   config: GatewayConfig,
   request: ForwardRequest,
 ): Promise<Response> {
-  const log = new CallLog(request.requestId, request.model, request.pathAndQuery);
+  const log = new CallLog(request.requestId, request.model, request.pathAndQuery, request.onFinish);
   try {
     return await forwardWithFailover(env, ctx, config, request, log);
   } catch (err) {
@@ -92,7 +99,7 @@ async function forwardWithFailover(
       held.release('aborted');
       throw bodyError;
     }
-    if (result.kind === 'response') return relayResponse(result, held, config, log);
+    if (result.kind === 'response') return relayResponse(result, held, config, log, request);
     if (result.kind === 'client_gone') {
       held.release('aborted');
       throw clientClosed();
@@ -102,7 +109,7 @@ async function forwardWithFailover(
     lastFailure = result;
     if (!replayable) break;
   }
-  return failureResponse(lastFailure!, log);
+  return failureResponse(lastFailure!, log, request);
 }
 
 function relayResponse(
@@ -110,15 +117,18 @@ function relayResponse(
   held: HeldLease,
   config: GatewayConfig,
   log: CallLog,
+  request: ForwardRequest,
 ): Response {
   const { response, reader, firstChunk, abort } = result;
   const headers = new Headers(response.headers);
   const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
   if (isEventStream) headers.delete('content-length');
   if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
+  for (const [name, value] of Object.entries(request.answerHeaders)) headers.set(name, value);
+  request.meter.answerStarted(headers.get('content-type') ?? '');
   if (!reader) {
     held.release('ok');
-    log.finish(response.status, 'ok');
+    log.finish(response.status, 'ok', null, request.meter.result());
     return new Response(null, { status: response.status, headers });
   }
   const body = relayBody({
@@ -127,20 +137,26 @@ function relayResponse(
     isEventStream,
     idleTimeoutMs: config.idleTimeoutMs,
     abortUpstream: (reason) => abort.abort(new Error(reason)),
+    meter: request.meter,
     onFinish: (outcome) => {
       held.release(outcome);
-      log.finish(response.status, outcome);
+      log.finish(response.status, outcome, null, request.meter.result());
     },
   });
   return new Response(body, { status: response.status, headers });
 }
 
 /** After every try failed: the engine's own 5xx verbatim when there is one, else the gateway's error. */
-function failureResponse(failure: Extract<AttemptResult, { kind: 'failed' }>, log: CallLog): Response {
+function failureResponse(
+  failure: Extract<AttemptResult, { kind: 'failed' }>,
+  log: CallLog,
+  request: ForwardRequest,
+): Response {
   if (failure.upstream) {
     log.finish(failure.upstream.status, 'failed', failure.error.code);
     const headers = new Headers(failure.upstream.headers);
     headers.set(ERROR_SOURCE_HEADER, 'upstream');
+    for (const [name, value] of Object.entries(request.answerHeaders)) headers.set(name, value);
     return new Response(failure.upstream.body, { status: failure.upstream.status, headers });
   }
   throw failure.error;
@@ -182,6 +198,9 @@ async function releaseWithRetry(
   try {
     await callWithRetry(release);
   } catch (err) {
-    console.error(`[${request.requestId}] could not return lease ${leaseId} to the pool of ${request.model}`, err);
+    console.error(
+      `[${request.requestId}] could not return lease ${leaseId} to the pool of ${request.model}`,
+      err,
+    );
   }
 }

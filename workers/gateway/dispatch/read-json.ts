@@ -28,9 +28,10 @@ export async function readJsonBody<S extends z.ZodType>(
     );
   }
   const bytes = await readBody(request, maxBytes);
-  let parsed: unknown;
+  let parsed: unknown = {};
   try {
-    parsed = JSON.parse(new TextDecoder().decode(bytes));
+    // An empty body is an empty object: the routes then say which field is missing.
+    if (bytes.byteLength > 0) parsed = JSON.parse(new TextDecoder().decode(bytes));
   } catch (cause) {
     throw new ApiError(400, `The request body is not valid JSON: ${(cause as Error).message}`, {
       code: 'invalid_json',
@@ -40,16 +41,26 @@ export async function readJsonBody<S extends z.ZodType>(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ApiError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
   }
-  const result = schema.safeParse(parsed);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const param = issue.path.map(String).join('.') || null;
-    throw new ApiError(400, param ? `Invalid \`${param}\`: ${issue.message}` : issue.message, {
-      param,
-      code: valueAt(parsed, issue.path) === undefined ? 'missing_required_parameter' : 'invalid_value',
-    });
-  }
-  return { bytes, fields: result.data };
+  return { bytes, fields: validated(schema, parsed) };
+}
+
+/** Parses `value` with `schema`, or throws the 400 that names the first offending field. */
+export function validated<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  const param = path.map(String).join('.') || null;
+  const message = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+  throw new ApiError(400, param ? `Invalid \`${param}\`: ${message}` : message, {
+    param,
+    code:
+      issue.code === 'unrecognized_keys'
+        ? 'unknown_parameter'
+        : valueAt(value, path) === undefined
+          ? 'missing_required_parameter'
+          : 'invalid_value',
+  });
 }
 
 function valueAt(root: unknown, path: PropertyKey[]): unknown {

@@ -12,6 +12,7 @@
 import { ApiError } from '../../../src/openai/errors.ts';
 import { errorEvent, EventFramer } from '../../../src/sse/event-framer.ts';
 import type { LeaseOutcome } from '../../objects/model-pool.ts';
+import type { UsageMeter } from './usage-meter.ts';
 
 export interface RelayInput {
   reader: ReadableStreamDefaultReader<Uint8Array>;
@@ -20,10 +21,18 @@ export interface RelayInput {
   idleTimeoutMs: number;
   abortUpstream: (reason: string) => void;
   onFinish: (outcome: LeaseOutcome) => void;
+  /** Sees every byte that goes to the client, and may drop the usage chunk it asked for. */
+  meter: UsageMeter;
 }
 
 export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
   const framer = input.isEventStream ? new EventFramer() : null;
+  const { meter } = input;
+  const pass = (chunk: Uint8Array): Uint8Array => {
+    if (framer) return meter.events(framer.push(chunk));
+    meter.bytes(chunk);
+    return chunk;
+  };
   let finished = false;
   const finish = (outcome: LeaseOutcome) => {
     if (finished) return;
@@ -33,18 +42,18 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
-      if (input.firstChunk) enqueue(controller, framer ? framer.push(input.firstChunk) : input.firstChunk);
+      if (input.firstChunk) enqueue(controller, pass(input.firstChunk));
     },
     async pull(controller) {
       try {
         const { done, value } = await readWithin(input.reader, input.idleTimeoutMs);
         if (done) {
-          if (framer) enqueue(controller, framer.flush());
+          if (framer) enqueue(controller, meter.events(framer.flush()));
           controller.close();
           finish('ok');
           return;
         }
-        enqueue(controller, framer ? framer.push(value) : value);
+        enqueue(controller, pass(value));
       } catch (cause) {
         input.abortUpstream('relay failed');
         finish('failed');

@@ -1,14 +1,23 @@
-/** `GET /v1/models`: the models that healthy engines serve right now, in OpenAI's list shape. */
-import { Hono } from 'hono';
-import type { AppEnv } from '../config.ts';
+/**
+ * `GET /v1/models`: the models that healthy engines serve right now and this key may use, in
+ * OpenAI's list shape.
+ */
+import { Hono, type Context } from 'hono';
+import { modelAllowed } from '../../../src/keys/model-patterns.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
-import { apiKeyAuth } from '../middleware/api-key-auth.ts';
 import { registry } from '../../objects/stubs.ts';
+import type { AppEnv } from '../config.ts';
+import { apiKeyAuth } from '../middleware/api-key-auth.ts';
 
 export const modelRoutes = new Hono<AppEnv>();
 
+async function visibleModels(c: Context<AppEnv>) {
+  const allowed = c.get('allowedModels');
+  return (await registry(c.env).listModels()).filter((m) => modelAllowed(allowed, m.id));
+}
+
 modelRoutes.get('/v1/models', apiKeyAuth(), async function listServedModels(c) {
-  const models = await registry(c.env).listModels();
+  const models = await visibleModels(c);
   return c.json({
     object: 'list',
     data: models.map((m) => ({ id: m.id, object: 'model', created: m.created, owned_by: 'switchyard' })),
@@ -17,7 +26,7 @@ modelRoutes.get('/v1/models', apiKeyAuth(), async function listServedModels(c) {
 
 modelRoutes.get('/v1/models/:model', apiKeyAuth(), async function retrieveServedModel(c) {
   const wanted = c.req.param('model');
-  const model = (await registry(c.env).listModels()).find((m) => m.id === wanted);
+  const model = (await visibleModels(c)).find((m) => m.id === wanted);
   if (!model) {
     throw new ApiError(404, `The model \`${wanted}\` does not exist or is not served here.`, {
       param: 'model',

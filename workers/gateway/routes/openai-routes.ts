@@ -12,19 +12,31 @@ import {
   SpeechSchema,
 } from '../../../src/openai/request-schemas.ts';
 
-export type RouteSpec =
-  | { path: string; body: 'json'; schema: z.ZodType; sessionField?: 'session_id' }
-  | { path: string; body: 'multipart' };
+export type JsonRouteSpec = {
+  path: string;
+  body: 'json';
+  schema: z.ZodType;
+  sessionField?: 'session_id';
+  /** Generates text: a completion is reserved and streams are asked for their usage. */
+  generates?: boolean;
+};
 
-const json = (path: string, schema: z.ZodType = ModelRoutedSchema): RouteSpec => ({
+export type RouteSpec = JsonRouteSpec | { path: string; body: 'multipart' };
+
+const json = (path: string, schema: z.ZodType = ModelRoutedSchema): JsonRouteSpec => ({
   path,
   body: 'json',
   schema,
 });
 
+const generating = (path: string, schema: z.ZodType): JsonRouteSpec => ({
+  ...json(path, schema),
+  generates: true,
+});
+
 export const OPENAI_ROUTES: RouteSpec[] = [
-  json('/v1/chat/completions', ChatCompletionSchema),
-  json('/v1/completions', CompletionSchema),
+  generating('/v1/chat/completions', ChatCompletionSchema),
+  generating('/v1/completions', CompletionSchema),
   json('/v1/embeddings', EmbeddingSchema),
   json('/v1/rerank'),
   json('/rerank'),
@@ -38,7 +50,7 @@ export const OPENAI_ROUTES: RouteSpec[] = [
   json('/v1/moderations'),
   json('/v1/images/generations'),
   json('/v1/audio/speech', SpeechSchema),
-  { path: '/v1/chat/interactive', body: 'json', schema: InteractiveSchema, sessionField: 'session_id' },
+  { ...generating('/v1/chat/interactive', InteractiveSchema), sessionField: 'session_id' },
   { path: '/v1/audio/transcriptions', body: 'multipart' },
   { path: '/v1/audio/translations', body: 'multipart' },
 ];

@@ -1,15 +1,18 @@
 /**
- * Mounts every forwarded OpenAI route: read and validate the body, then hand it to the
- * dispatcher. API keys are checked before any body is read.
+ * Mounts every forwarded OpenAI route: read and validate the body, admit the call against the
+ * key (one RPC: key, model, limits), forward it, and settle what it cost once it is over.
  */
-import { Hono } from 'hono';
+import { Hono, type Context } from 'hono';
+import { ApiError } from '../../../src/openai/errors.ts';
+import type { RoutedRequestBody } from '../../../src/openai/request-schemas.ts';
+import { estimatePromptTokens, reserveTokens } from '../../../src/usage/estimate.ts';
+import { asksForStreamUsage, withStreamUsage } from '../../../src/usage/request-rewrite.ts';
+import { gatewayConfig, type AppEnv, type GatewayConfig } from '../config.ts';
+import { admitCall, presentedApiKey, settleCall } from '../dispatch/admit.ts';
 import { forwardToEngine, type ForwardRequest } from '../dispatch/forward.ts';
 import { readMultipartModel } from '../dispatch/multipart-body.ts';
 import { readJsonBody } from '../dispatch/read-json.ts';
-import type { RoutedRequestBody } from '../../../src/openai/request-schemas.ts';
-import { gatewayConfig, type AppEnv } from '../config.ts';
-import { ApiError } from '../../../src/openai/errors.ts';
-import { apiKeyAuth } from '../middleware/api-key-auth.ts';
+import { UsageMeter } from '../dispatch/usage-meter.ts';
 import { OPENAI_ROUTES, type RouteSpec } from './openai-routes.ts';
 
 /** Request headers an engine may use; everything else (the client's API key first) stays here. */
@@ -18,27 +21,42 @@ const FORWARDED_HEADERS = ['content-type', 'accept', 'x-request-id'];
 export const openaiRoutes = new Hono<AppEnv>();
 
 for (const route of OPENAI_ROUTES) {
-  openaiRoutes.on(['POST'], route.path, apiKeyAuth(), async function forwardOpenAICall(c) {
+  openaiRoutes.on(['POST'], route.path, async function forwardOpenAICall(c) {
+    const key = presentedApiKey(c.req.header('authorization'));
     const config = gatewayConfig(c.env);
-    const url = new URL(c.req.url);
-    const headers = new Headers();
-    for (const name of FORWARDED_HEADERS) {
-      const value = c.req.header(name);
-      if (value) headers.set(name, value);
-    }
-    headers.set('x-request-id', c.get('requestId'));
-    const common = {
-      requestId: c.get('requestId'),
-      pathAndQuery: url.pathname + url.search,
-      headers,
-      clientSignal: c.req.raw.signal,
-    };
-    const forward = await readForRoute(route, c.req.raw, config.maxJsonBodyBytes, config.maxUploadBytes);
-    const affinity = c.req.header('x-session-id') ?? forward.affinity;
+    const read = await readForRoute(route, c.req.raw, config);
+    const admitted = await admitCall(c.env, key, {
+      model: read.request.model,
+      tokens: read.reserve,
+      capped: read.capped,
+    });
+    c.set('apiKey', { keyId: admitted.keyId, tenantId: admitted.tenantId });
+    // Errors from here on carry the key's rate-limit state too.
+    for (const [name, value] of Object.entries(admitted.headers)) c.header(name, value);
+    const affinity = c.req.header('x-session-id') ?? read.affinity;
+    const model = read.request.model;
     return forwardToEngine(c.env, c.executionCtx, config, {
-      ...common,
-      ...forward.request,
-      affinityKey: affinity ? `${c.get('apiKey').tenant}:${affinity}` : undefined,
+      ...read.request,
+      requestId: c.get('requestId'),
+      pathAndQuery: new URL(c.req.url).pathname + new URL(c.req.url).search,
+      headers: forwardedHeaders(c),
+      clientSignal: c.req.raw.signal,
+      affinityKey: affinity ? `${admitted.tenantId}:${affinity}` : undefined,
+      meter: new UsageMeter(read.promptEstimate, read.stripUsageChunk),
+      answerHeaders: admitted.headers,
+      onFinish: (ending) =>
+        c.executionCtx.waitUntil(
+          settleCall(c.env, admitted.keyId, {
+            reservationId: admitted.reservationId,
+            model,
+            status: ending.status,
+            aborted: ending.outcome === 'aborted',
+            usage: ending.metered.usage,
+            fallbackTokens: ending.metered.fallbackTokens,
+            ttftMs: ending.metered.ttftMs,
+            durationMs: ending.durationMs,
+          }),
+        ),
     });
   });
   openaiRoutes.all(route.path, function methodNotAllowed() {
@@ -49,25 +67,67 @@ for (const route of OPENAI_ROUTES) {
   });
 }
 
+function forwardedHeaders(c: Context<AppEnv>): Headers {
+  const headers = new Headers();
+  for (const name of FORWARDED_HEADERS) {
+    const value = c.req.header(name);
+    if (value) headers.set(name, value);
+  }
+  headers.set('x-request-id', c.get('requestId'));
+  return headers;
+}
+
 type BodyPart = Pick<ForwardRequest, 'model' | 'body' | 'stream' | 'bodyError'>;
 
-async function readForRoute(
-  route: RouteSpec,
-  request: Request,
-  maxJsonBytes: number,
-  maxUploadBytes: number,
-): Promise<{ request: BodyPart; affinity?: string }> {
+interface RouteRead {
+  request: BodyPart;
+  affinity?: string;
+  /** Tokens to reserve at admission. */
+  reserve: number;
+  /** The body names its completion cap; else `reserve` holds the default. */
+  capped: boolean;
+  promptEstimate: number;
+  /** The gateway asked the engine for stream usage the client did not ask for. */
+  stripUsageChunk: boolean;
+}
+
+async function readForRoute(route: RouteSpec, request: Request, config: GatewayConfig): Promise<RouteRead> {
   if (route.body === 'multipart') {
-    const upload = await readMultipartModel(request, maxUploadBytes);
+    const upload = await readMultipartModel(request, config.maxUploadBytes);
     return {
       request: { model: upload.model, body: upload.stream, stream: false, bodyError: upload.overLimit },
+      reserve: 0,
+      capped: true,
+      promptEstimate: 0,
+      stripUsageChunk: false,
     };
   }
-  const { bytes, fields } = await readJsonBody(request, route.schema, maxJsonBytes);
+  const { bytes, fields } = await readJsonBody(request, route.schema, config.maxJsonBodyBytes);
   const body = fields as RoutedRequestBody;
   const session = route.sessionField ? body.session_id : undefined;
+  const stream = body.stream === true;
+  // Streams report usage only when asked; the gateway asks, and hides the answer if the client did not.
+  const addUsage =
+    route.generates === true && stream && !asksForStreamUsage(fields as Record<string, unknown>);
+  const promptEstimate = estimatePromptTokens(bytes.byteLength);
   return {
-    request: { model: body.model, body: bytes, stream: body.stream === true },
+    request: {
+      model: body.model,
+      body: addUsage ? withStreamUsage(fields as Record<string, unknown>) : bytes,
+      stream,
+    },
     affinity: session !== undefined ? `session:${session}` : body.user ? `user:${body.user}` : undefined,
+    reserve: route.generates
+      ? reserveTokens(fields as Record<string, unknown>, bytes.byteLength, config.defaultCompletionTokens)
+      : promptEstimate,
+    capped: !route.generates || namesCompletionCap(fields as Record<string, unknown>),
+    promptEstimate,
+    stripUsageChunk: addUsage,
   };
+}
+
+function namesCompletionCap(body: Record<string, unknown>): boolean {
+  return ['max_completion_tokens', 'max_tokens', 'max_output_tokens'].some(
+    (field) => typeof body[field] === 'number' && (body[field] as number) > 0,
+  );
 }

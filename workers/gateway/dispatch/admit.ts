@@ -1,0 +1,132 @@
+/**
+ * The API-key door of every forwarded call: one RPC to the key's object authenticates,
+ * checks the model against the key's allow-list and admits the call against its limits,
+ * reserving its estimated tokens. Refusals become the errors OpenAI's clients expect; an
+ * admitted call gets a reservation that `settle` must close on every path.
+ */
+import { parseCredential, sha256Hex, bearerToken } from '../../../src/credentials.ts';
+import { rateLimitHeaders, retryAfterHeaders } from '../../../src/limits/headers.ts';
+import type { LimitName } from '../../../src/limits/limits.ts';
+import { ApiError } from '../../../src/openai/errors.ts';
+import type { Admission, Settlement } from '../../objects/api-key.ts';
+import { apiKey, callWithRetry } from '../../objects/stubs.ts';
+
+export interface Admitted {
+  keyId: string;
+  tenantId: string;
+  reservationId: string;
+  /** x-ratelimit-* for every answer to this call. */
+  headers: Record<string, string>;
+}
+
+/** The API key of a request, parsed; 401 when there is none or it is not shaped like one. */
+export function presentedApiKey(authorization: string | undefined): { id: string; secret: string } {
+  const token = bearerToken(authorization);
+  if (!token) {
+    throw new ApiError(401, 'Missing API key: send it as `Authorization: Bearer sk-…`.', {
+      code: 'missing_api_key',
+    });
+  }
+  const credential = parseCredential(token);
+  if (credential?.kind !== 'apiKey') throw invalidKey();
+  return credential;
+}
+
+export async function admitCall(
+  env: Env,
+  key: { id: string; secret: string },
+  call: { model: string; tokens: number; capped: boolean },
+): Promise<Admitted> {
+  const reservationId = crypto.randomUUID();
+  const admission = await apiKey(env, key.id).admitRequest({
+    secretHash: await sha256Hex(key.secret),
+    model: call.model,
+    reservationId,
+    tokens: call.tokens,
+    capped: call.capped,
+  });
+  if (!admission.ok) throw refusal(admission, call.model);
+  return {
+    keyId: admission.keyId,
+    tenantId: admission.tenantId,
+    reservationId,
+    headers: rateLimitHeaders(admission.status),
+  };
+}
+
+/** Closes a reservation off the request path; settling twice changes nothing. */
+export async function settleCall(env: Env, keyId: string, settlement: Settlement): Promise<void> {
+  try {
+    await callWithRetry(() => apiKey(env, keyId).settleRequest(settlement));
+  } catch (err) {
+    // The key's reaper settles it with the reserved tokens.
+    console.error(`could not settle reservation ${settlement.reservationId} of key ${keyId}`, err);
+  }
+}
+
+function invalidKey(): ApiError {
+  return new ApiError(401, 'Incorrect API key provided.', { code: 'invalid_api_key' });
+}
+
+function refusal(admission: Extract<Admission, { ok: false }>, model: string): ApiError {
+  switch (admission.reason) {
+    case 'invalid_key':
+      return invalidKey();
+    case 'revoked_key':
+      return new ApiError(401, 'This API key has been revoked.', { code: 'invalid_api_key' });
+    case 'expired_key':
+      return new ApiError(401, 'This API key has expired.', { code: 'invalid_api_key' });
+    case 'not_an_api_key':
+      return new ApiError(401, 'This is a tenant admin key: it opens the admin API only.', {
+        code: 'invalid_api_key',
+      });
+    case 'model_not_allowed':
+      return new ApiError(403, `This API key may not use the model \`${model}\`.`, {
+        param: 'model',
+        code: 'model_not_allowed',
+      });
+    case 'request_too_large':
+      return new ApiError(
+        429,
+        `Request too large: it may use ${admission.tokens} tokens and this key's limit is ${admission.tpm} tokens per minute. Lower max_tokens or shorten the prompt.`,
+        { code: 'request_too_large', param: 'max_tokens' },
+      );
+    case 'rate_limited':
+      return limitError(admission.limit, admission.retryAfterMs, {
+        ...rateLimitHeaders(admission.status),
+        ...retryAfterHeaders(admission.retryAfterMs),
+      });
+  }
+}
+
+const LIMIT_WORDS: Record<LimitName, string> = {
+  rpm: 'requests per minute',
+  tpm: 'tokens per minute',
+  concurrency: 'concurrent requests',
+  tokensPerDay: 'tokens per day',
+  tokensPerMonth: 'tokens per month',
+};
+
+function limitError(limit: LimitName, retryAfterMs: number, headers: Record<string, string>): ApiError {
+  const seconds = Math.ceil(retryAfterMs / 1000);
+  if (limit === 'tokensPerDay' || limit === 'tokensPerMonth') {
+    return new ApiError(
+      429,
+      `You exceeded this key's quota of ${LIMIT_WORDS[limit]}; it renews in ${seconds} s.`,
+      {
+        type: 'insufficient_quota',
+        code: 'insufficient_quota',
+        headers,
+      },
+    );
+  }
+  return new ApiError(
+    429,
+    `Rate limit reached for ${LIMIT_WORDS[limit]} on this key. Try again in ${seconds} s.`,
+    {
+      code: 'rate_limit_exceeded',
+      param: limit,
+      headers,
+    },
+  );
+}
