@@ -7,8 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expect, it } from 'vitest';
-import { descendantsOf, isAlive } from '../../gpu-node/index.ts';
-import { freePort } from './local-system.ts';
+import { descendantsOf, freePort } from '../../gpu-node/index.ts';
+import { noneAlive } from '../support/processes.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -43,9 +44,10 @@ it('stops the gateway it started when the process that ran it dies', async () =>
     const started = [startPid, ...descendantsOf(startPid)];
     expect(started.length).toBeGreaterThanOrEqual(2); // the script and workerd
     launcher.kill('SIGKILL');
-    const deadline = Date.now() + 15_000;
-    while (started.some(isAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(started.filter(isAlive)).toEqual([]);
+    await waitFor('every process the script started to exit', () => noneAlive(started), {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    });
   } finally {
     launcher.kill('SIGKILL');
     fs.rmSync(home, { recursive: true, force: true });

@@ -4,8 +4,9 @@
  */
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive } from '../../gpu-node/index.ts';
-import { startLocalSystem, type LocalSystem } from './local-system.ts';
+import { startLocalSystem, type LocalSystem } from '../support/local-system.ts';
+import { noneAlive } from '../support/processes.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const CHAT = 'switchyard-sim-chat';
 const EMBED = 'switchyard-sim-embed';
@@ -24,8 +25,10 @@ afterAll(async () => {
   const pids = system.processes();
   expect(pids.length).toBeGreaterThanOrEqual(4); // workerd, agent, two engines
   expect(await system.stop()).toBe(0);
-  await new Promise((resolve) => setTimeout(resolve, 2500)); // this sandbox's init reaps slowly
-  expect(pids.filter(isAlive)).toEqual([]);
+  await waitFor('every process npm start ran to exit', () => noneAlive(pids), {
+    timeoutMs: 10_000,
+    intervalMs: 100,
+  });
 }, 60_000);
 
 describe('the local system through the OpenAI client', () => {
@@ -89,15 +92,22 @@ describe('losing a node', () => {
     process.kill(agent, 'SIGSTOP'); // heartbeats stop; the process and its engines stay
     try {
       // Unhealthy first: the model leaves /v1/models and requests are refused, not sent.
-      await waitUntil(async () => !(await listedModels()).includes(CHAT), 10_000);
+      await waitFor(
+        'the chat model to leave /v1/models',
+        async () => !(await listedModels()).includes(CHAT),
+        {
+          timeoutMs: 10_000,
+          intervalMs: 100,
+        },
+      );
       expect(await chatStatus()).toBe(503);
       // Then evicted: the model is gone.
-      expect(await waitForStatus(() => chatStatus(), 404, 10_000)).toBe(404);
+      await waitFor('chat to answer 404', () => chatAnswers(404), { timeoutMs: 10_000, intervalMs: 200 });
     } finally {
       process.kill(agent, 'SIGCONT');
     }
     // The agent's next heartbeat is refused as unknown; it registers again.
-    expect(await waitForStatus(() => chatStatus(), 200, 15_000)).toBe(200);
+    await waitFor('chat to answer 200', () => chatAnswers(200), { timeoutMs: 15_000, intervalMs: 200 });
   }, 45_000);
 });
 
@@ -105,14 +115,6 @@ async function listedModels(): Promise<string[]> {
   const ids = [];
   for await (const model of client.models.list()) ids.push(model.id);
   return ids;
-}
-
-async function waitUntil(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function chatStatus(): Promise<number> {
@@ -127,16 +129,9 @@ async function chatStatus(): Promise<number> {
   return res.status;
 }
 
-async function waitForStatus(
-  probe: () => Promise<number>,
-  wanted: number,
-  timeoutMs: number,
-): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  let status = await probe();
-  while (status !== wanted && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    status = await probe();
-  }
-  return status;
+/** True once a chat request gets `wanted`; otherwise throws with the status it got, for waitFor. */
+async function chatAnswers(wanted: number): Promise<true> {
+  const status = await chatStatus();
+  if (status !== wanted) throw new Error(`chat answered ${status}`);
+  return true;
 }

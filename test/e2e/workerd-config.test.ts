@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWorkerdConfig, type WorkerdConfigInput } from '../../scripts/workerd-config.ts';
 import { startWorkerd, workerdPackage, type RunningWorkerd } from '../../scripts/workerd-process.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const WRANGLER_TOML = `
 name = "counter-test"
@@ -142,7 +143,10 @@ describe('a generated plain-workerd config', () => {
     expect(await getJson('/count')).toEqual({ n: 1 });
     expect(await getJson('/count')).toEqual({ n: 2 });
     await getJson('/arm-alarm');
-    await expect.poll(() => getJson('/alarms'), { timeout: 5000, interval: 50 }).toEqual({ n: 1 });
+    await waitFor('the alarm to fire', async () => ((await getJson('/alarms')) as { n: number }).n === 1, {
+      timeoutMs: 5000,
+      intervalMs: 50,
+    });
 
     const exit = await workerd?.child.stop(5000);
     expect(exit).toEqual({ code: 0, signal: null });

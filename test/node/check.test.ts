@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkNode, findExecutable } from '../../gpu-node/check.ts';
 import { parseAgentConfig, type AgentConfig } from '../../gpu-node/config.ts';
+import { freePort } from '../../gpu-node/index.ts';
 
 let dir: string;
 let binDir: string;
@@ -39,14 +40,6 @@ async function holdPort(): Promise<number> {
   held.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function configWith(engines: unknown[]): Promise<AgentConfig> {

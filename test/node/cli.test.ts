@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runGpuNode, writeConfig } from './agent-process.ts';
-import { eventually, freePort, makeTempDir, removeTempDirs } from './throwaway-engine.ts';
+import { freePort } from '../../gpu-node/index.ts';
+import { runGpuNode, writeConfig } from '../support/agent-process.ts';
+import { makeTempDir, removeTempDirs } from '../support/throwaway-engine.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 afterAll(removeTempDirs);
 
@@ -66,11 +68,9 @@ describe('gpu-node CLI', () => {
   it('sim runs the simulator until SIGTERM, then exits 0', async () => {
     const port = await freePort();
     const sim = runGpuNode(['sim', '--port', String(port), '--served-model-name', 'demo']);
-    await eventually(
-      'listening',
-      () => sim.logs.some((line) => String(line.msg).includes('listening')),
-      10_000,
-    );
+    await waitFor('listening', () => sim.logs.some((line) => String(line.msg).includes('listening')), {
+      timeoutMs: 10_000,
+    });
     const models = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as {
       data: Array<{ id: string }>;
     };

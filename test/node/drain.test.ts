@@ -1,22 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_HEADER } from '../../src/protocol/node-api.ts';
-import { type AgentProcess, runGpuNode, writeConfig } from './agent-process.ts';
-import { FakeGateway } from './fake-gateway.ts';
-import { eventually, freePort, makeTempDir, processGone, removeTempDirs } from './throwaway-engine.ts';
+import { freePort, groupAlive, isAlive } from '../../gpu-node/index.ts';
+import { type AgentProcess, runGpuNode, writeConfig } from '../support/agent-process.ts';
+import { FakeGateway } from '../support/fake-gateway.ts';
+import { makeTempDir, removeTempDirs } from '../support/throwaway-engine.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 afterAll(removeTempDirs);
-
-/** Sends quick requests until one is refused; the agent flips to draining right after the gateway answers. */
-async function firstRefusal(chat: (maxTokens: number) => Promise<Response>): Promise<Response> {
-  const deadline = Date.now() + 3_000;
-  while (Date.now() < deadline) {
-    const response = await chat(1);
-    if (response.status === 503) return response;
-    await response.body?.cancel();
-  }
-  throw new Error('no request was refused while draining');
-}
 
 describe('gpu-node start, then SIGTERM', () => {
   let gateway: FakeGateway;
@@ -70,10 +61,10 @@ describe('gpu-node start, then SIGTERM', () => {
     });
 
   it('finishes the in-flight request, refuses new ones with 503, deregisters, stops the engine group and exits 0', async () => {
-    await eventually(
+    await waitFor(
       'the engine reported ready',
       () => gateway.heartbeats().some((beat) => beat.engines[0]?.state === 'ready'),
-      15_000,
+      { timeoutMs: 15_000 },
     );
     const started = agent.logs.find((line) => line.msg === 'engine process started');
     const enginePid = started?.pid as number;
@@ -85,11 +76,23 @@ describe('gpu-node start, then SIGTERM', () => {
 
     // ~150 tokens at 10 ms each: in flight for about 1.5 s.
     const slow = chat(150);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await waitFor('the slow request in flight at the agent', async () =>
+      (await (await fetch(metricsUrl)).text()).includes('gpu_node_in_flight_requests{engine="sim-1"} 1'),
+    );
     agent.child.kill('SIGTERM');
 
-    await eventually('the gateway was told to drain', () => gateway.callsTo('/nodes/drain').length === 1);
-    const refused = await firstRefusal(chat);
+    await waitFor('the gateway was told to drain', () => gateway.callsTo('/nodes/drain').length === 1);
+    // The agent flips to draining right after the gateway answers; quick requests until one is refused.
+    const refused = await waitFor(
+      'a request refused while draining',
+      async () => {
+        const response = await chat(1);
+        if (response.status === 503) return response;
+        await response.body?.cancel();
+        throw new Error(`a request was answered ${response.status}`);
+      },
+      { timeoutMs: 3_000 },
+    );
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('node_draining');
     expect(refused.headers.get('retry-after')).not.toBeNull();
     expect(gateway.callsTo('/nodes/deregister')).toHaveLength(0);
@@ -101,7 +104,7 @@ describe('gpu-node start, then SIGTERM', () => {
 
     expect(await agent.exited).toEqual({ code: 0, signal: null });
     expect(gateway.callsTo('/nodes/deregister')).toHaveLength(1);
-    expect(processGone(enginePid)).toBe(true);
-    expect(() => process.kill(-enginePid, 0)).toThrow(expect.objectContaining({ code: 'ESRCH' }));
+    expect(isAlive(enginePid)).toBe(false);
+    expect(groupAlive(enginePid)).toBe(false);
   });
 });

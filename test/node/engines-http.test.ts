@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineKind } from '../../src/protocol/node-api.ts';
 import type { EngineConfig } from '../../gpu-node/engines/engine-adapter.ts';
 import { adapterFor, engineBaseUrl } from '../../gpu-node/engines/index.ts';
+import { freePort } from '../../gpu-node/index.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const API_KEY = 'engine-key-1';
 
@@ -205,14 +207,6 @@ describe('the simulator through its adapter', () => {
     child = undefined;
   });
 
-  async function freePort(): Promise<number> {
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const { port } = probe.address() as AddressInfo;
-    await new Promise((resolve) => probe.close(resolve));
-    return port;
-  }
-
   it('launches, becomes ready, and reports an idle load', async () => {
     const sim = engine('sim', {
       id: 'sim-t',
@@ -225,11 +219,14 @@ describe('the simulator through its adapter', () => {
     if (!launch) throw new Error('the sim adapter launches a process');
     child = spawn(launch.command, launch.args, { env: { ...process.env, ...launch.env }, stdio: 'ignore' });
     const baseUrl = engineBaseUrl(sim);
-    const deadline = Date.now() + 20_000;
-    while (!(await adapter.probeReady(baseUrl, sim, API_KEY, signal()))) {
-      if (Date.now() > deadline) throw new Error('the simulator never became ready');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(
+      'the simulator to become ready',
+      () => adapter.probeReady(baseUrl, sim, API_KEY, signal()),
+      {
+        timeoutMs: 20_000,
+        intervalMs: 100,
+      },
+    );
     await expect(adapter.scrapeLoad(baseUrl, API_KEY, signal())).resolves.toEqual({
       running: 0,
       waiting: 0,

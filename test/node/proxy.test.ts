@@ -4,7 +4,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ENGINE_HEADER, type EngineState } from '../../src/protocol/node-api.ts';
 import { createAgentMetrics } from '../../gpu-node/agent-metrics.ts';
 import { AgentProxy } from '../../gpu-node/proxy.ts';
-import { eventually, silentLogger } from './throwaway-engine.ts';
+import { silentLogger } from '../support/throwaway-engine.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const CREDENTIAL = 'node-cred-abc';
 const ENGINE_KEY = 'engine-key-xyz';
@@ -136,7 +137,7 @@ describe('AgentProxy', () => {
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
       rest += new TextDecoder().decode(chunk.value);
     expect(rest).toBe('data: [DONE]\n\n');
-    await eventually('in-flight back to 0', () => proxy.inFlightTotal() === 0);
+    await waitFor('in-flight back to 0', () => proxy.inFlightTotal() === 0);
   });
 
   it("cuts the engine's request when the caller disconnects, before or after the engine's headers", async () => {
@@ -144,11 +145,11 @@ describe('AgentProxy', () => {
       const aborter = new AbortController();
       const pending = call(path, authorized, { signal: aborter.signal });
       if (path === '/v1/stream') await (await pending).body!.getReader().read();
-      else await eventually('engine got the request', () => seen.length === 1);
+      else await waitFor('engine got the request', () => seen.length === 1);
       aborter.abort();
       await pending.catch(() => undefined);
-      await eventually(`engine saw the disconnect on ${path}`, () => seen.at(-1)?.closedEarly === true);
-      await eventually('in-flight back to 0', () => proxy.inFlightTotal() === 0);
+      await waitFor(`engine saw the disconnect on ${path}`, () => seen.at(-1)?.closedEarly === true);
+      await waitFor('in-flight back to 0', () => proxy.inFlightTotal() === 0);
     }
   });
 

@@ -6,8 +6,8 @@ import {
   MODEL,
   readMetric,
   startTestSimulator,
-  waitFor,
-} from './sim-helpers.ts';
+} from '../support/sim-helpers.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 afterEach(closeSimulators);
 
@@ -70,14 +70,16 @@ describe('engine simulator: latency model', () => {
       client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content }], max_tokens: 40 });
     const both = Promise.all([ask('first'), ask('second')]);
 
-    const load = await waitFor(
-      async () => [
-        await readMetric(simulator, 'vllm:num_requests_running', { model_name: MODEL }),
-        await readMetric(simulator, 'vllm:num_requests_waiting', { model_name: MODEL }),
-      ],
-      ([running, waiting]) => running === 1 && waiting === 1,
+    await waitFor(
+      'one request running and one waiting',
+      async () => {
+        const running = await readMetric(simulator, 'vllm:num_requests_running', { model_name: MODEL });
+        const waiting = await readMetric(simulator, 'vllm:num_requests_waiting', { model_name: MODEL });
+        if (running !== 1 || waiting !== 1) throw new Error(`running ${running}, waiting ${waiting}`);
+        return true;
+      },
+      { timeoutMs: 2_000 },
     );
-    expect(load).toEqual([1, 1]);
     expect(await readMetric(simulator, 'vllm:kv_cache_usage_perc')).toBeGreaterThan(0);
 
     await both;
@@ -105,9 +107,9 @@ describe('engine simulator: latency model', () => {
 
     abort.abort();
     await waitFor(
-      () => readMetric(simulator, 'vllm:num_requests_running'),
-      (running) => running === 0,
-      500,
+      'the batch slot freed',
+      async () => (await readMetric(simulator, 'vllm:num_requests_running')) === 0,
+      { timeoutMs: 500 },
     );
     expect(await readMetric(simulator, 'vllm:request_success_total', { finished_reason: 'abort' })).toBe(1);
     const next = await clientFor(simulator).chat.completions.create({
@@ -129,8 +131,9 @@ describe('engine simulator: latency model', () => {
       });
     const first = ask();
     await waitFor(
-      () => readMetric(simulator, 'vllm:num_requests_running'),
-      (running) => running === 1,
+      'the first request running',
+      async () => (await readMetric(simulator, 'vllm:num_requests_running')) === 1,
+      { timeoutMs: 2_000 },
     );
     await expect(ask()).rejects.toMatchObject({ status: 503 });
     await first;

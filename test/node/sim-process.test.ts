@@ -1,8 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isAlive } from '../../gpu-node/index.ts';
+import { noneAlive } from '../support/processes.ts';
+import { makeTempDir, removeTempDirs } from '../support/throwaway-engine.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 const started: ChildProcess[] = [];
+
+afterAll(removeTempDirs);
 
 afterEach(() => {
   for (const child of started.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
@@ -74,14 +82,17 @@ describe('engine simulator as a process', () => {
 
 describe('an orphaned simulator', () => {
   it('stops itself when the process that launched it dies without stopping it', async () => {
+    // The simulator's output goes to a file, as to a terminal: it stays writable after the launcher dies.
+    const out = join(makeTempDir('orphan'), 'sim.out');
     // A stand-in agent: launches the simulator detached, prints its pid, then is SIGKILLed.
     const launcher = spawn(
       process.execPath,
       [
         '-e',
         `const { spawn } = require('node:child_process');
+         const fs = require('node:fs');
          const sim = spawn(process.execPath, ['gpu-node/sim/main.ts', '--port', '0', '--served-model-name', 'orphan'],
-           { detached: true, stdio: 'ignore' });
+           { detached: true, stdio: ['ignore', fs.openSync(${JSON.stringify(out)}, 'w'), 'ignore'] });
          console.log(sim.pid);
          setInterval(() => {}, 1000);`,
       ],
@@ -90,21 +101,20 @@ describe('an orphaned simulator', () => {
     started.push(launcher);
     const [line] = (await once(launcher.stdout!, 'data')) as [Buffer];
     const simPid = Number(line.toString().trim());
-    await new Promise((resolve) => setTimeout(resolve, 800)); // let it start listening
-    launcher.kill('SIGKILL');
-    const deadline = Date.now() + 5_000;
-    while (isRunning(simPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const stillRunning = isRunning(simPid);
-    if (stillRunning) process.kill(simPid, 'SIGKILL');
-    expect(stillRunning).toBe(false);
+    try {
+      // First proof that it runs: it says where it listens, and answers there.
+      const url = await waitFor(
+        'the simulator to say where it listens',
+        () => /listening on (http:\/\/\S+)/.exec(readFileSync(out, 'utf8'))?.[1],
+        { timeoutMs: 10_000 },
+      );
+      expect((await fetch(`${url}/health`)).status).toBe(200);
+      expect(isAlive(simPid)).toBe(true);
+
+      launcher.kill('SIGKILL');
+      await waitFor('the orphaned simulator to exit', () => noneAlive([simPid]));
+    } finally {
+      if (isAlive(simPid)) process.kill(simPid, 'SIGKILL');
+    }
   });
 });
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

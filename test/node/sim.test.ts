@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
-import { clientFor, closeSimulators, MODEL, readMetric, startTestSimulator } from './sim-helpers.ts';
+import { clientFor, closeSimulators, MODEL, readMetric, startTestSimulator } from '../support/sim-helpers.ts';
 
 afterEach(closeSimulators);
 

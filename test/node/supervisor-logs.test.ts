@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EngineLog } from '../../gpu-node/engine-logs.ts';
-import { eventually, makeTempDir, removeTempDirs } from './throwaway-engine.ts';
+import { makeTempDir, removeTempDirs } from '../support/throwaway-engine.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 afterAll(removeTempDirs);
 
@@ -15,11 +16,11 @@ describe('EngineLog', () => {
     stdout.write('half of a ');
     stderr.write('error line\n');
     stdout.write('line\n');
-    await eventually('both lines kept', () => log.lastLines().length === 2);
+    await waitFor('both lines kept', () => log.lastLines().length === 2);
     expect(log.lastLines()).toEqual(['error line', 'half of a line']);
     for (let i = 0; i < 60; i += 1) stdout.write(`line ${i}\n`);
     stdout.end('unterminated tail');
-    await eventually('tail kept', () => log.lastLines().at(-1) === 'unterminated tail');
+    await waitFor('tail kept', () => log.lastLines().at(-1) === 'unterminated tail');
     expect(log.lastLines()).toHaveLength(50);
     expect(log.lastLines()[0]).toBe('line 11');
     await log.close();
@@ -31,7 +32,7 @@ describe('EngineLog', () => {
     const stream = new PassThrough();
     log.follow(stream);
     stream.write(`${'x'.repeat(5_000)}\nshort one\nshort two\n`);
-    await eventually('lines kept', () => log.lastLines().length === 3);
+    await waitFor('lines kept', () => log.lastLines().length === 3);
     expect(log.lastLines()[0]).toHaveLength(2_000);
     expect(log.lastLines(20)).toEqual(['short one', 'short two']);
     expect(log.lastLines(10)).toEqual(['short two']);

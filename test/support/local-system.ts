@@ -4,10 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { descendantsOf } from '../../gpu-node/index.ts';
+import { descendantsOf, freePort } from '../../gpu-node/index.ts';
+import { waitFor } from './wait-for.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -35,12 +35,20 @@ export async function startLocalSystem(vars: Record<string, string> = {}): Promi
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(
-    () => output.includes('Switchyard is running'),
-    exited,
-    () => output,
-    90_000,
-  );
+  const ended = () => child.exitCode !== null || child.signalCode !== null;
+  try {
+    await waitFor(
+      'npm start to print "Switchyard is running"',
+      () => output.includes('Switchyard is running') || ended(),
+      {
+        timeoutMs: 90_000,
+        intervalMs: 100,
+      },
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}:\n${output}`);
+  }
+  if (ended()) throw new Error(`npm start exited (${child.exitCode ?? child.signalCode}):\n${output}`);
   const state = JSON.parse(fs.readFileSync(path.join(home, 'state.json'), 'utf8')) as {
     demoKey: { key: string };
   };
@@ -66,37 +74,10 @@ async function stopSystem(child: ChildProcess, exited: Promise<number | null>): 
   return code;
 }
 
-async function waitFor(
-  ready: () => boolean,
-  exited: Promise<number | null>,
-  output: () => string,
-  timeoutMs: number,
-): Promise<void> {
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code));
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (exitCode !== undefined) throw new Error(`npm start exited (${exitCode}):\n${output()}`);
-    if (Date.now() > deadline) throw new Error(`npm start was not ready in ${timeoutMs} ms:\n${output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 function commandLine(pid: number): string {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
   } catch {
     return '';
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -54,22 +54,6 @@ export async function readMetric(
     .reduce((total, metric) => total + Number(metric.value), 0);
 }
 
-/** Polls until `read` returns what `done` accepts; fails after `timeoutMs`. */
-export async function waitFor<T>(
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  timeoutMs = 2000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`condition not reached within ${timeoutMs} ms (last: ${String(value)})`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 /** A prompt of roughly `words` × 1.5 tokens whose text is unique to `seed`. */
 export function longPrompt(words: number, seed = 'p'): string {
   return Array.from({ length: words }, (_, index) => `${seed}${index}`).join(' ');
