@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  call,
   chat,
   createApiKey,
   engine,
@@ -45,9 +46,23 @@ describe('chat completions through a node', () => {
       structured_outputs: { regex: '[a-z]+' },
       chat_template_kwargs: { enable_thinking: false },
     };
-    const res = await chat(key, { model, ...extras });
-    const body = (await res.json()) as { received: { body: Record<string, unknown> } };
-    expect(body.received.body).toMatchObject(extras);
+    // Odd spacing and key order: a re-serialized body would not keep them.
+    const sent = `{ "model":"${model}",  "messages":[{"role":"user","content":"hi"}], ${JSON.stringify(extras).slice(1, -1)} }`;
+    const res = await call('/v1/chat/completions', {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        'x-request-id': 'extras-1',
+      },
+      body: sent,
+    });
+    expect(res.status).toBe(200);
+    const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(sent));
+    const hex = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+    const arrived = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === 'extras-1');
+    expect(arrived?.bodySha256).toBe(hex);
+    expect(arrived?.bodyBytes).toBe(new TextEncoder().encode(sent).byteLength);
   });
 
   it('presents the node credential to the node, never the client API key', async () => {
