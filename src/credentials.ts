@@ -53,8 +53,20 @@ export async function sha256Hex(text: string): Promise<string> {
  */
 export async function secretsMatch(presented: string, expected: string): Promise<boolean> {
   const [a, b] = await Promise.all([digest(presented), digest(expected)]);
+  return digestsEqual(a, b);
+}
+
+/**
+ * Compares two digests (bytes, or hex strings) without an early exit, so the time taken says
+ * nothing about where they differ. Digests of one algorithm have one length, so a length
+ * mismatch reveals nothing secret.
+ */
+export function digestsEqual(a: Uint8Array | string, b: Uint8Array | string): boolean {
+  const x = typeof a === 'string' ? new TextEncoder().encode(a) : a;
+  const y = typeof b === 'string' ? new TextEncoder().encode(b) : b;
+  if (x.length !== y.length) return false;
   let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a[i]! ^ b[i]!;
+  for (let i = 0; i < x.length; i++) difference |= x[i]! ^ y[i]!;
   return difference === 0;
 }
 

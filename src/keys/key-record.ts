@@ -5,6 +5,7 @@
  * tenant's defaults). Pure, so the ApiKey Durable Object only stores and calls.
  */
 import { z } from 'zod';
+import { digestsEqual } from '../credentials.ts';
 import { effectiveLimits, LimitsSchema, type Limits } from '../limits/limits.ts';
 import { modelAllowed, ModelPatternSchema } from './model-patterns.ts';
 
@@ -63,21 +64,13 @@ export function keyStatus(record: KeyRecord, now: number): KeyStatus {
   return 'active';
 }
 
-/** Compares SHA-256 hex digests without an early exit, so timing says nothing about where they differ. */
-function sameHash(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  let difference = 0;
-  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
-  return difference === 0;
-}
-
 export function secretAccepted(record: KeyRecord, secretHash: string, now: number): boolean {
-  const current = sameHash(record.secretHash, secretHash);
+  const current = digestsEqual(record.secretHash, secretHash);
   const previous =
     record.previousSecretHash !== null &&
     record.previousValidUntil !== null &&
     now < record.previousValidUntil &&
-    sameHash(record.previousSecretHash, secretHash);
+    digestsEqual(record.previousSecretHash, secretHash);
   return current || previous;
 }
 

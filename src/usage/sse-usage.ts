@@ -4,6 +4,7 @@
  * Responses API events. And, when the gateway added `stream_options.include_usage` on its own,
  * removes the usage-only chunk that brought, so the client gets the stream it asked for.
  */
+import { concatBytes } from '../bytes.ts';
 import { isRecord, normalizeUsage, type Usage } from './usage.ts';
 
 /** Responses API events that each carry a piece of generated output. */
@@ -158,13 +159,8 @@ function nonEmptyString(value: unknown): boolean {
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const part of parts) total += part.byteLength;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  return concatBytes(
+    parts,
+    parts.reduce((total, part) => total + part.byteLength, 0),
+  );
 }

@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import { ApiError } from '../../src/openai/errors.ts';
+import { parseJsonBody } from '../../workers/gateway/dispatch/read-json.ts';
 import {
   HeartbeatRequestSchema,
   NODE_UNKNOWN_CODE,
@@ -147,36 +148,13 @@ function parseJson(text: string): unknown {
   }
 }
 
-/**
- * The 400 the real gateway's readJsonBody (workers/gateway/dispatch/read-json.ts) gives a body
- * that is not a JSON object or fails `schema`, or null when the body is fine.
- */
+/** The 400 the real gateway gives a body that is not a JSON object or fails `schema`, or null. */
 function bodyError(text: string, schema: z.ZodType): ApiError | null {
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
-  } catch (cause) {
-    return new ApiError(400, `The request body is not valid JSON: ${(cause as Error).message}`, {
-      code: 'invalid_json',
-    });
+    parseJsonBody(new TextEncoder().encode(text), schema);
+    return null;
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-    return new ApiError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
-  const result = schema.safeParse(parsed);
-  if (result.success) return null;
-  const issue = result.error.issues[0]!;
-  const param = issue.path.map(String).join('.') || null;
-  return new ApiError(400, param ? `Invalid \`${param}\`: ${issue.message}` : issue.message, {
-    param,
-    code: valueAt(parsed, issue.path) === undefined ? 'missing_required_parameter' : 'invalid_value',
-  });
-}
-
-function valueAt(root: unknown, path: PropertyKey[]): unknown {
-  let value = root;
-  for (const key of path) {
-    if (typeof value !== 'object' || value === null) return undefined;
-    value = (value as Record<PropertyKey, unknown>)[key];
-  }
-  return value;
 }

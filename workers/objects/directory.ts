@@ -4,7 +4,7 @@
  * Admin traffic is small, so one SQL-backed object keeps all of it queryable.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { formatCredential, randomToken, sha256Hex } from '../../src/credentials.ts';
+import { digestsEqual, formatCredential, randomToken, sha256Hex } from '../../src/credentials.ts';
 import type { KeyKind, KeyRecord, KeyView, TenantDefaults } from '../../src/keys/key-record.ts';
 import type { Limits } from '../../src/limits/limits.ts';
 import { apiKey } from './stubs.ts';
@@ -227,7 +227,7 @@ export class Directory extends DurableObject<Env> {
         id,
       )
       .toArray()[0];
-    return row !== undefined && row.secret_hash === secretHash;
+    return row !== undefined && digestsEqual(row.secret_hash, secretHash);
   }
 
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): void {

@@ -28,6 +28,11 @@ export async function readJsonBody<S extends z.ZodType>(
     );
   }
   const bytes = await readBody(request, maxBytes);
+  return { bytes, fields: parseJsonBody(bytes, schema) };
+}
+
+/** Decodes a JSON object and validates it with `schema`, or throws the 400 that says why not. */
+export function parseJsonBody<S extends z.ZodType>(bytes: Uint8Array, schema: S): z.infer<S> {
   let parsed: unknown = {};
   try {
     // An empty body is an empty object: the routes then say which field is missing.
@@ -41,7 +46,7 @@ export async function readJsonBody<S extends z.ZodType>(
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new ApiError(400, 'The request body must be a JSON object.', { code: 'invalid_json' });
   }
-  return { bytes, fields: validated(schema, parsed) };
+  return validated(schema, parsed);
 }
 
 /** Parses `value` with `schema`, or throws the 400 that names the first offending field. */
