@@ -28,8 +28,8 @@ const { values } = parseArgs({
 });
 const seconds = Number(values.seconds);
 const warmupSeconds = Number(values.warmup);
-/** The run ends even if something hangs: ~15 s of start-up, then 6 measurements and 2 warm-ups. */
-const WATCHDOG_MS = 45_000 + (6 * seconds + 2 * warmupSeconds) * 1000;
+/** The run ends even if something hangs: ~15 s of start-up, then 10 measurements and 2 warm-ups. */
+const WATCHDOG_MS = 45_000 + (10 * seconds + 2 * warmupSeconds) * 1000;
 const MODEL = 'bench-sim';
 /** Batch slots of both simulators, and the agent's maxConcurrency: far above any connection count. */
 const MAX_BATCH = 256;
@@ -152,7 +152,9 @@ async function startDirectSimulator(dir: string): Promise<string> {
 }
 
 /** The gateway as `npm start` runs it (same bundle, config and seeding), in `dir`. */
-async function startGateway(dir: string): Promise<{ url: string; apiKey: string; nodeToken: string }> {
+async function startGateway(
+  dir: string,
+): Promise<{ url: string; apiKey: string; limitedKey: string; nodeToken: string }> {
   const wranglerToml = fs.readFileSync(path.join(root, 'wrangler.toml'), 'utf8');
   const bundle = await bundleWorker(root, path.join(dir, 'bundle'), parseWranglerToml(wranglerToml).main);
   const adminToken = `adm_${crypto.randomBytes(24).toString('base64url')}`;
@@ -172,7 +174,28 @@ async function startGateway(dir: string): Promise<{ url: string; apiKey: string;
   const { url } = workerd;
   await waitForHealthy(url, 15_000);
   const seeded = await ensureSeeded(url, adminToken, { adminToken });
-  return { url, apiKey: seeded.state.demoKey.key, nodeToken: seeded.state.nodeToken.token };
+  const limitedKey = await createLimitedKey(url, adminToken);
+  return { url, apiKey: seeded.state.demoKey.key, limitedKey, nodeToken: seeded.state.nodeToken.token };
+}
+
+/**
+ * A key with every limit set, far above what the run can reach: the same path as the demo key
+ * (which has none) plus the limiter's work, so the two together show what admission costs.
+ */
+async function createLimitedKey(url: string, adminToken: string): Promise<string> {
+  const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
+  const tenants = (await (await fetch(`${url}/admin/api/tenants`, { headers })).json()) as {
+    data: Array<{ id: string }>;
+  };
+  const limits = { rpm: 1e9, tpm: 1e12, concurrency: 1e6, tokensPerDay: 1e12, tokensPerMonth: 1e12 };
+  const response = await fetch(`${url}/admin/api/tenants/${tenants.data[0]!.id}/keys`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name: 'bench-limited', limits }),
+  });
+  if (response.status !== 201)
+    throw new Error(`limited key: HTTP ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { key: string }).key;
 }
 
 async function startAgent(dir: string, gateway: { url: string; apiKey: string; nodeToken: string }) {
@@ -293,9 +316,41 @@ async function main(dir: string): Promise<void> {
     progress(`gateway, ${c.name}, ${c.connections} conn: ${through.rps.toFixed(0)} req/s`);
     rows.push({ c, direct, gateway: through });
   }
+  const admission = await measureAdmission(gateway);
   progress('stopping the agent, the gateway and the simulator');
   await stopAll();
   report(rows);
+  reportAdmission(admission);
+}
+
+/** The same one-connection case with the unlimited and the limited key, alternating, twice each. */
+async function measureAdmission(gateway: { url: string; apiKey: string; limitedKey: string }) {
+  const c: Case = { name: 'non-stream', connections: 1, stream: false };
+  const runs: { unlimited: Measurement[]; limited: Measurement[] } = { unlimited: [], limited: [] };
+  for (let round = 0; round < 2; round++) {
+    runs.unlimited.push(await measure(gateway.url, gateway.apiKey, c, seconds));
+    runs.limited.push(await measure(gateway.url, gateway.limitedKey, c, seconds));
+    progress(
+      `admission round ${round + 1}: unlimited p50 ${runs.unlimited.at(-1)!.p50.toFixed(2)} ms, limited p50 ${runs.limited.at(-1)!.p50.toFixed(2)} ms`,
+    );
+  }
+  return runs;
+}
+
+function reportAdmission(runs: { unlimited: Measurement[]; limited: Measurement[] }): void {
+  const mean = (list: Measurement[], pick: (m: Measurement) => number) =>
+    list.reduce((sum, m) => sum + pick(m), 0) / list.length;
+  const p50 = { unlimited: mean(runs.unlimited, (m) => m.p50), limited: mean(runs.limited, (m) => m.p50) };
+  const rps = { unlimited: mean(runs.unlimited, (m) => m.rps), limited: mean(runs.limited, (m) => m.rps) };
+  console.log(
+    `\nAdmission (the key's limits: rpm, tpm, concurrency, daily and monthly quotas), non-stream, 1 conn, alternating, 2 × ${seconds} s each:`,
+  );
+  console.log(
+    `  key without limits: p50 ${p50.unlimited.toFixed(2)} ms, ${rps.unlimited.toFixed(0)} req/s; with every limit: p50 ${p50.limited.toFixed(2)} ms, ${rps.limited.toFixed(0)} req/s`,
+  );
+  console.log(
+    `  admission adds ${(p50.limited - p50.unlimited).toFixed(2)} ms to p50 (${((rps.limited / rps.unlimited) * 100).toFixed(1)}% of the throughput without limits)`,
+  );
 }
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gateway-overhead-'));
