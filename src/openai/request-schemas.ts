@@ -6,7 +6,10 @@
  */
 import { z } from 'zod';
 
-const model = z.string().min(1).max(256);
+/** Model names are at most this long everywhere in Switchyard (routes, uploads, node reports). */
+export const MAX_MODEL_NAME_LENGTH = 256;
+
+const model = z.string().min(1).max(MAX_MODEL_NAME_LENGTH);
 const tokenLimit = z.number().int().positive().optional();
 
 /** Routes that take a JSON body and need only `model` to be routed. */

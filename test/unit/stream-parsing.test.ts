@@ -93,4 +93,28 @@ describe('ModelFieldScanner', () => {
     ).toBeNull();
     expect(scanner.push(enc.encode(`per\r\n--${boundary}--\r\n`))).toBe('whisper');
   });
+
+  it('finds the model after a 20 MB file in linear time, holding only a small window', () => {
+    const scanner = new ModelFieldScanner(boundary);
+    const head = enc.encode(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`,
+    );
+    expect(scanner.push(head)).toBeNull();
+    const block = new Uint8Array(64 * 1024).fill(97);
+    for (let sent = 0; sent < 20 * 1024 * 1024; sent += block.byteLength)
+      expect(scanner.push(block)).toBeNull();
+    const tail = `\r\n--${boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\nwhisper-1\r\n--${boundary}--\r\n`;
+    expect(scanner.push(enc.encode(tail))).toBe('whisper-1');
+  });
+
+  it('refuses a model name longer than 256 characters without holding it', () => {
+    const scanner = new ModelFieldScanner(boundary);
+    scanner.push(enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="model"\r\n\r\n`));
+    expect(() => {
+      for (let i = 0; i < 100; i++) scanner.push(enc.encode('m'.repeat(1024)));
+    }).toThrow(/longer than 256/);
+    const exact = new ModelFieldScanner(boundary);
+    const name = 'n'.repeat(257);
+    expect(() => exact.push(enc.encode(form([['model', name]])))).toThrow(/longer than 256/);
+  });
 });

@@ -8,6 +8,7 @@
  */
 import { missingModel, ModelFieldScanner } from '../../../src/multipart/model-field-scanner.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
+import { clientStoppedSending } from './client-body.ts';
 import { bodyTooLarge } from './read-json.ts';
 
 export interface MultipartBody {
@@ -35,7 +36,9 @@ export async function readMultipartModel(request: Request, maxBytes: number): Pr
   let total = 0;
   let model: string | null = null;
   while (model === null) {
-    const { done, value } = await reader.read();
+    const { done, value } = await reader.read().catch((cause: unknown) => {
+      throw clientStoppedSending(cause);
+    });
     if (done) throw missingModel();
     total += value.byteLength;
     if (total > maxBytes) {

@@ -6,6 +6,8 @@
 import type { z } from 'zod';
 import { ApiError } from '../../../src/openai/errors.ts';
 import { readCapped } from '../../../src/bytes.ts';
+import { clientStoppedSending } from './client-body.ts';
+import { jsonNestsDeeperThan, MAX_JSON_DEPTH } from '../../../src/json-depth.ts';
 
 export interface JsonBody<T> {
   bytes: Uint8Array;
@@ -33,6 +35,11 @@ export async function readJsonBody<S extends z.ZodType>(
 
 /** Decodes a JSON object and validates it with `schema`, or throws the 400 that says why not. */
 export function parseJsonBody<S extends z.ZodType>(bytes: Uint8Array, schema: S): z.infer<S> {
+  if (jsonNestsDeeperThan(bytes, MAX_JSON_DEPTH)) {
+    throw new ApiError(400, `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`, {
+      code: 'invalid_json',
+    });
+  }
   let parsed: unknown = {};
   try {
     // An empty body is an empty object: the routes then say which field is missing.
@@ -87,7 +94,12 @@ async function readBody(request: Request, maxBytes: number): Promise<Uint8Array>
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > maxBytes) throw bodyTooLarge(maxBytes);
   if (!request.body) return new Uint8Array();
-  const { bytes, overLimit } = await readCapped(request.body, maxBytes);
+  const { bytes, overLimit } = await readCapped(request.body, maxBytes).catch((cause: unknown) => {
+    throw clientStoppedSending(cause);
+  });
   if (overLimit) throw bodyTooLarge(maxBytes);
+  // Fewer bytes than announced: the client went away mid-body (some runtimes end the stream quietly).
+  if (bytes.byteLength < declared)
+    throw clientStoppedSending(new Error(`${bytes.byteLength} of ${declared} bytes arrived`));
   return bytes;
 }
