@@ -4,6 +4,8 @@
  * are refused before they cost anything.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { listDurableObjectIds } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { ApiError } from '../../src/openai/errors.ts';
 import { ModelRoutedSchema } from '../../src/openai/request-schemas.ts';
@@ -11,7 +13,7 @@ import type { AppEnv } from '../../workers/gateway/config.ts';
 import { readJsonBody } from '../../workers/gateway/dispatch/read-json.ts';
 import { requestId } from '../../workers/gateway/middleware/request-id.ts';
 import { renderError } from '../../workers/gateway/render-error.ts';
-import { call, createApiKey } from './helpers.ts';
+import { call, createApiKey, createKeyRecord } from './helpers.ts';
 
 const enc = new TextEncoder();
 
@@ -118,5 +120,33 @@ describe('bad input', () => {
     });
     expect(upload.status).toBe(400);
     expect(((await upload.json()) as { error: { param: string } }).error.param).toBe('model');
+  });
+});
+
+describe('keys the gateway never made', () => {
+  it('refuses a made-up key at the edge, with the body of a wrong secret, and creates no storage', async () => {
+    const real = await createKeyRecord();
+    const before = await listDurableObjectIds(env.API_KEY);
+    const forged = Array.from({ length: 20 }, () => {
+      const hex = (n: number) =>
+        Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => b.toString(16).padStart(2, '0')).join(
+          '',
+        );
+      return `sk-${hex(16)}.${hex(32)}`;
+    });
+    const bodies = new Set<string>();
+    for (const key of forged) {
+      const res = await call('/v1/models', { headers: { authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(401);
+      bodies.add(await res.text());
+    }
+    const wrongSecret = await call('/v1/models', {
+      headers: { authorization: `Bearer ${real.key.split('.')[0]}.${'0'.repeat(64)}` },
+    });
+    expect(wrongSecret.status).toBe(401);
+    bodies.add(await wrongSecret.text());
+    expect(bodies.size).toBe(1);
+    const after = await listDurableObjectIds(env.API_KEY);
+    expect(after.length).toBe(before.length);
   });
 });

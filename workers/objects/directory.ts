@@ -4,7 +4,7 @@
  * Admin traffic is small, so one SQL-backed object keeps all of it queryable.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { digestsEqual, formatCredential, randomToken, sha256Hex } from '../../src/credentials.ts';
+import { digestsEqual, formatCredential, randomToken, sha256Hex, signedId } from '../../src/credentials.ts';
 import type { KeyKind, KeyRecord, KeyView, TenantDefaults } from '../../src/keys/key-record.ts';
 import type { Limits } from '../../src/limits/limits.ts';
 import { apiKey } from './stubs.ts';
@@ -59,6 +59,7 @@ export class Directory extends DurableObject<Env> {
         CREATE TABLE IF NOT EXISTS node_tokens (
           id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at INTEGER NOT NULL,
           revoked_at INTEGER);
+        CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS audit (
           id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, tenant_id TEXT,
           action TEXT NOT NULL, target TEXT NOT NULL, details TEXT NOT NULL);`);
@@ -134,7 +135,7 @@ export class Directory extends DurableObject<Env> {
   async createKey(tenantId: string, input: NewKey): Promise<{ view: KeyView; key: string } | null> {
     const tenant = this.getTenant(tenantId);
     if (!tenant) return null;
-    const keyId = randomToken(8);
+    const keyId = await signedId(this.keyIdSecret());
     const secret = randomToken(SECRET_BYTES);
     const record: KeyRecord = {
       keyId,
@@ -156,6 +157,17 @@ export class Directory extends DurableObject<Env> {
       record.createdAt,
     );
     return { view, key: formatCredential('apiKey', keyId, secret) };
+  }
+
+  /** The gateway's secret for signing key ids, made on first use; never leaves the gateway. */
+  keyIdSecret(): string {
+    const row = this.ctx.storage.sql
+      .exec<{ value: string }>("SELECT value FROM secrets WHERE name = 'key_id'")
+      .toArray()[0];
+    if (row) return row.value;
+    const value = randomToken(32);
+    this.ctx.storage.sql.exec("INSERT INTO secrets (name, value) VALUES ('key_id', ?)", value);
+    return value;
   }
 
   /** The tenant a key belongs to, or null for a key this gateway never made. */

@@ -10,6 +10,7 @@ import type { LimitName } from '../../../src/limits/limits.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
 import type { Admission, Settlement } from '../../objects/api-key.ts';
 import { apiKey, callWithRetry } from '../../objects/stubs.ts';
+import { keyIdIssuedHere } from '../key-ids.ts';
 
 export interface Admitted {
   keyId: string;
@@ -37,6 +38,7 @@ export async function admitCall(
   key: { id: string; secret: string },
   call: { model: string; tokens: number; capped: boolean },
 ): Promise<Admitted> {
+  if (!(await keyIdIssuedHere(env, key.id))) throw invalidKey();
   const reservationId = crypto.randomUUID();
   const admission = await apiKey(env, key.id).admitRequest({
     secretHash: await sha256Hex(key.secret),
@@ -64,7 +66,7 @@ export async function settleCall(env: Env, keyId: string, settlement: Settlement
   }
 }
 
-function invalidKey(): ApiError {
+export function invalidKey(): ApiError {
   return new ApiError(401, 'Incorrect API key provided.', { code: 'invalid_api_key' });
 }
 

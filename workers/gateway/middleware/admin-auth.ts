@@ -9,6 +9,7 @@ import { bearerToken, parseCredential, secretsMatch, sha256Hex } from '../../../
 import { ApiError } from '../../../src/openai/errors.ts';
 import { apiKey } from '../../objects/stubs.ts';
 import type { AppEnv } from '../config.ts';
+import { keyIdIssuedHere } from '../key-ids.ts';
 
 export type AdminCaller = { kind: 'operator' } | { kind: 'tenant'; tenantId: string; keyId: string };
 
@@ -31,6 +32,7 @@ export function adminAuth(): MiddlewareHandler<AppEnv> {
 async function identify(env: Env, token: string): Promise<AdminCaller | null> {
   const credential = parseCredential(token);
   if (credential?.kind === 'apiKey') {
+    if (!(await keyIdIssuedHere(env, credential.id))) return null;
     const who = await apiKey(env, credential.id).authenticate(await sha256Hex(credential.secret));
     return who.ok && who.kind === 'admin'
       ? { kind: 'tenant', tenantId: who.tenantId, keyId: who.keyId }

@@ -8,11 +8,13 @@ import { sha256Hex } from '../../../src/credentials.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
 import { apiKey } from '../../objects/stubs.ts';
 import type { AppEnv } from '../config.ts';
-import { presentedApiKey } from '../dispatch/admit.ts';
+import { invalidKey, presentedApiKey } from '../dispatch/admit.ts';
+import { keyIdIssuedHere } from '../key-ids.ts';
 
 export function apiKeyAuth(): MiddlewareHandler<AppEnv> {
   return async function authenticateApiKey(c, next) {
     const key = presentedApiKey(c.req.header('authorization'));
+    if (!(await keyIdIssuedHere(c.env, key.id))) throw invalidKey();
     const who = await apiKey(c.env, key.id).authenticate(await sha256Hex(key.secret));
     if (!who.ok || who.kind !== 'api') {
       const message =
