@@ -8,11 +8,21 @@
  *   midstream      SSE: two events, then the connection drops
  *   stall          SSE: one event, then silence
  *   slow           SSE: an event every 50 ms for 10 s (for client-abort tests)
+ *   hang3          SSE: three content events, then only SSE comments every 100 ms (keeps the
+ *                  relay's idle timer quiet) until the caller leaves, 10 s at most: a stream
+ *                  whose relayed chunk count is known when the client walks away
+ *   hold / hold-*  JSON like `ok`, but only once POST /__release?model=<model> is called (or
+ *                  after 15 s): requests that stay in flight for as long as a test wants
  *   silent         never answers at all
  *   agent401       the node agent's own refusal: 401 invalid_node_credential
  *   agent404       the node agent's own refusal: 404 engine_not_found
  *   agent503       the node agent's own refusal: 503 node_draining with retry-after
- * GET /__log lists what arrived (headers, body size, whether the caller went away).
+ * GET /__log lists what arrived (headers, body size and hash, the body itself when it was JSON,
+ * whether the caller went away).
+ * GET /__inflight?model=<model> says, for requests naming that model in their JSON body, how
+ * many are being answered now, the most there ever were at once, and how many arrived.
+ * A streaming `ok` answer honours `stream_options.include_usage`: it then ends with a
+ * usage-only chunk (`"choices":[]`, usage 3 + 2 tokens) before `[DONE]`, like OpenAI and vLLM.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -25,13 +35,38 @@ export interface LoggedRequest {
   headers: Record<string, string | string[] | undefined>;
   bodyBytes: number;
   bodySha256: string;
+  /** The body parsed, when it was JSON; else null. */
+  json: Record<string, unknown> | null;
   callerGone: boolean;
 }
 
+/** In-flight counts per model named in the request body. */
+interface ModelLoad {
+  current: number;
+  peak: number;
+  arrived: number;
+}
+
+const HOLD_FALLBACK_MS = 15_000;
+
 export async function startFakeNode(): Promise<{ url: string; close(): Promise<void> }> {
   const log: LoggedRequest[] = [];
+  const loads = new Map<string, ModelLoad>();
+  const held = new Map<string, Array<() => void>>();
   const server = createServer(async (req, res) => {
     if (req.url === '/__log') return json(res, 200, log);
+    const control = new URL(req.url ?? '/', 'http://fake-node');
+    if (control.pathname === '/__inflight') {
+      const model = control.searchParams.get('model') ?? '';
+      return json(res, 200, loads.get(model) ?? { current: 0, peak: 0, arrived: 0 });
+    }
+    if (control.pathname === '/__release') {
+      const model = control.searchParams.get('model') ?? '';
+      const waiting = held.get(model) ?? [];
+      held.delete(model);
+      for (const release of waiting) release();
+      return json(res, 200, { released: waiting.length });
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
@@ -41,12 +76,35 @@ export async function startFakeNode(): Promise<{ url: string; close(): Promise<v
       headers: req.headers,
       bodyBytes: body.length,
       bodySha256: createHash('sha256').update(body).digest('hex'),
+      json: parseJson(req, body),
       callerGone: false,
     };
     log.push(entry);
+    const model = modelOf(req, body);
+    const load = model === null ? null : (loads.get(model) ?? { current: 0, peak: 0, arrived: 0 });
+    if (model !== null && load) {
+      loads.set(model, load);
+      load.arrived++;
+      load.current++;
+      load.peak = Math.max(load.peak, load.current);
+    }
     res.on('close', () => {
       if (!res.writableFinished) entry.callerGone = true;
+      if (load) load.current--;
     });
+    if (entry.engine === 'hold' || entry.engine.startsWith('hold-')) {
+      const answer = () => respond({ ...entry, engine: 'ok' }, req, body, res);
+      const timer = setTimeout(answer, HOLD_FALLBACK_MS);
+      const key = model ?? '';
+      held.set(key, [
+        ...(held.get(key) ?? []),
+        () => {
+          clearTimeout(timer);
+          answer();
+        },
+      ]);
+      return;
+    }
     respond(entry, req, body, res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -95,6 +153,16 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
     return;
   }
   if (engine === 'stall') return sse(res, [chunk('wait')]);
+  if (engine === 'hang3') {
+    sse(res, [chunk('one'), chunk('two'), chunk('three')]);
+    const timer = setInterval(() => res.write(': still here\n\n'), 100);
+    const stop = setTimeout(() => res.end('data: [DONE]\n\n'), 10_000);
+    res.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(stop);
+    });
+    return;
+  }
   if (engine === 'slow') {
     sse(res, []);
     const timer = setInterval(() => res.write(`data: ${JSON.stringify(chunk('.'))}\n\n`), 50);
@@ -103,7 +171,9 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
     return;
   }
   if (parsed?.stream === true) {
-    sse(res, [chunk('Hello'), chunk(', world')]);
+    const options = parsed.stream_options as { include_usage?: unknown } | undefined;
+    const usage = options?.include_usage === true ? [usageChunk()] : [];
+    sse(res, [chunk('Hello'), chunk(', world'), ...usage]);
     return void res.end('data: [DONE]\n\n');
   }
   json(res, 200, {
@@ -112,7 +182,7 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
     model: parsed?.model ?? null,
     system_fingerprint: `fake-${engine}`,
     choices: [{ index: 0, message: { role: 'assistant', content: 'Hello, world' }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+    usage: USAGE,
     received: { body: parsed, contentType: req.headers['content-type'] ?? null, bytes: body.length },
   });
 }
@@ -124,6 +194,19 @@ function parseJson(req: IncomingMessage, body: Buffer): Record<string, unknown> 
   } catch {
     return null;
   }
+}
+
+/** The model a JSON request names, or null. */
+function modelOf(req: IncomingMessage, body: Buffer): string | null {
+  const model = parseJson(req, body)?.model;
+  return typeof model === 'string' ? model : null;
+}
+
+const USAGE = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
+
+/** The usage-only chunk an OpenAI-style stream ends with when asked to include usage. */
+function usageChunk() {
+  return { id: 'chatcmpl-fake', object: 'chat.completion.chunk', choices: [], usage: USAGE };
 }
 
 function chunk(content: string) {
