@@ -63,8 +63,8 @@ export interface Settlement {
   aborted: boolean;
   /** What the engine reported; null when it reported nothing usable. */
   usage: Usage | null;
-  /** Tokens to count when `usage` is null (the reservation's prompt estimate plus what was relayed). */
-  fallbackTokens: number;
+  /** What to count when `usage` is null: the prompt estimate and the completion chunks relayed. */
+  fallback: Usage;
   ttftMs: number | null;
   durationMs: number;
 }
@@ -140,6 +140,13 @@ export class ApiKey extends DurableObject<Env> {
     // A default completion reservation shrinks to fit the key's minute; a cap the client named does not.
     const tokens = input.capped ? input.tokens : Math.min(input.tokens, limits.tpm ?? Infinity);
     if (limits.tpm !== undefined && tokens > limits.tpm) {
+      await this.recordCall(now, input.model, {
+        status: 429,
+        aborted: false,
+        usage: null,
+        ttftMs: null,
+        durationMs: 0,
+      });
       return { ok: false, reason: 'request_too_large', tenantId: record.tenantId, tokens, tpm: limits.tpm };
     }
     const admitted = this.limiter.admit({ id: input.reservationId, tokens, now }, limits);
@@ -169,12 +176,10 @@ export class ApiKey extends DurableObject<Env> {
   /** Turns a reservation into the tokens really used and counts the call. Idempotent. */
   async settleRequest(settlement: Settlement): Promise<boolean> {
     const now = Date.now();
-    const tokens = settlement.usage
-      ? settlement.usage.promptTokens + settlement.usage.completionTokens
-      : settlement.fallbackTokens;
+    const usage = settlement.usage ?? settlement.fallback;
+    const tokens = usage.promptTokens + usage.completionTokens;
     if (!this.limiter.settle(settlement.reservationId, tokens, now)) return false;
     this.save('limiter', this.limiter.snapshot());
-    const usage = settlement.usage ?? { promptTokens: tokens, completionTokens: 0, cachedTokens: 0 };
     await this.recordCall(now, settlement.model, { ...settlement, usage });
     return true;
   }

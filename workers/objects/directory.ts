@@ -123,11 +123,15 @@ export class Directory extends DurableObject<Env> {
     return updated;
   }
 
-  /** Revokes every key of the tenant, then forgets the tenant. */
+  /**
+   * Forgets the tenant, then revokes every key it had. The row goes first, in the same step as
+   * the key list is read: a key being created meanwhile either is in that list or finds its
+   * tenant gone and is revoked by `createKey`.
+   */
   async deleteTenant(id: string): Promise<boolean> {
     if (!this.getTenant(id)) return false;
-    await Promise.all(this.keyIds(id).map((keyId) => apiKey(this.env, keyId).revoke()));
     this.ctx.storage.sql.exec('DELETE FROM tenants WHERE id = ?', id);
+    await Promise.all(this.keyIds(id).map((keyId) => apiKey(this.env, keyId).revoke()));
     return true;
   }
 
@@ -148,14 +152,23 @@ export class Directory extends DurableObject<Env> {
       revokedAt: null,
       lastUsedAt: null,
     };
-    const view = await apiKey(this.env, keyId).initialize(record, tenant.defaults);
-    // Indexed only after the key's own object holds it, so a listed key always exists.
+    const stub = apiKey(this.env, keyId);
+    let view = await stub.initialize(record, tenant.defaults);
+    // Indexed only after the key's own object holds it, so a listed key always exists. From the
+    // same step on, tenant changes reach it; a change made while `initialize` was out is applied
+    // here, so the key never keeps defaults (or a tenant) that no longer exist.
     this.ctx.storage.sql.exec(
       'INSERT INTO keys (id, tenant_id, created_at) VALUES (?, ?, ?)',
       keyId,
       tenantId,
       record.createdAt,
     );
+    const now = this.getTenant(tenantId);
+    if (!now) view = await stub.revoke();
+    else if (JSON.stringify(now.defaults) !== JSON.stringify(tenant.defaults)) {
+      await stub.setTenantDefaults(now.defaults);
+      view = (await stub.describe()) ?? view;
+    }
     return { view, key: formatCredential('apiKey', keyId, secret) };
   }
 

@@ -17,7 +17,11 @@ export interface CallEnding {
 }
 
 /** Nothing reached the client: nothing to charge. */
-const UNMETERED: Metered = { usage: null, fallbackTokens: 0, ttftMs: null };
+const UNMETERED: Metered = {
+  usage: null,
+  fallback: { promptTokens: 0, completionTokens: 0, cachedTokens: 0 },
+  ttftMs: null,
+};
 
 export class CallLog {
   private readonly startedAt = Date.now();

@@ -13,8 +13,8 @@ const MAX_JSON_USAGE_BYTES = 1024 * 1024;
 
 export interface Metered {
   usage: Usage | null;
-  /** Tokens to charge when the engine reported no usage. */
-  fallbackTokens: number;
+  /** What to charge when the engine reported no usage: the prompt estimate and the chunks relayed. */
+  fallback: Usage;
   ttftMs: number | null;
 }
 
@@ -58,7 +58,11 @@ export class UsageMeter {
     const ttftMs = this.firstByteAt === null ? null : this.firstByteAt - this.startedAt;
     const usage =
       this.sse?.usage() ?? (this.json ? usageFromJsonBody(concatBytes(this.json, this.jsonBytes)) : null);
-    const completion = this.sse?.completionChunks() ?? 0;
-    return { usage, fallbackTokens: this.promptEstimate + completion, ttftMs };
+    const fallback = {
+      promptTokens: this.promptEstimate,
+      completionTokens: this.sse?.completionChunks() ?? 0,
+      cachedTokens: 0,
+    };
+    return { usage, fallback, ttftMs };
   }
 }

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../../config.ts';
 import {
+  AuditQuerySchema,
   CreateKeySchema,
   CreateNodeTokenSchema,
   CreateTenantSchema,
@@ -80,7 +81,13 @@ export const ADMIN_OPENAPI = {
       post: op('New secret for the same key id', { requestBody: body(RotateKeySchema) }),
     },
     '/usage': { get: op('Usage per key and model (CSV with Accept: text/csv)', { parameters: usageParams }) },
-    '/audit': { get: op('Who changed what, newest first') },
+    '/audit': {
+      get: op('Who changed what, newest first', {
+        parameters: [
+          { name: 'limit', in: 'query', required: false, schema: schema(AuditQuerySchema).properties?.limit },
+        ],
+      }),
+    },
     '/node-tokens': {
       post: created('Create a node token (operator)', CreateNodeTokenSchema),
       get: op('List node tokens (operator)'),

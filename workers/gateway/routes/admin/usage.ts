@@ -3,7 +3,7 @@
  * `Accept: text/csv`. The operator may ask across tenants; a tenant admin sees its own.
  */
 import { Hono, type Context } from 'hono';
-import { GRANULARITY_MS, USAGE_COUNTERS, type UsageRow } from '../../../../src/usage/rollup.ts';
+import { bucketStart, GRANULARITY_MS, USAGE_COUNTERS, type UsageRow } from '../../../../src/usage/rollup.ts';
 import { validated } from '../../dispatch/read-json.ts';
 import type { AppEnv } from '../../config.ts';
 import { directory, tenantUsage } from '../../../objects/stubs.ts';
@@ -17,8 +17,10 @@ const DEFAULT_SPAN_MS = 86_400_000;
 
 usageRoutes.get('/usage', async function readUsage(c) {
   const query = validated(UsageQuerySchema, c.req.query());
-  const to = query.to ?? Date.now() + GRANULARITY_MS[query.granularity];
-  const from = query.from ?? to - DEFAULT_SPAN_MS;
+  const now = Date.now();
+  // Whole buckets: the one holding `now` is included, and the default span starts on a bucket.
+  const to = query.to ?? bucketStart(now, query.granularity) + GRANULARITY_MS[query.granularity];
+  const from = query.from ?? bucketStart(now - DEFAULT_SPAN_MS, query.granularity);
   const tenantIds = await tenantsAsked(c, query.tenantId, query.keyId);
   const perTenant = await Promise.all(
     tenantIds.map(async (tenantId) => {
