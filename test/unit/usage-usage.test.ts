@@ -228,16 +228,55 @@ describe('stream usage in the request', () => {
       messages: [{ role: 'user', content: 'é ✓' }],
       stream_options: { continuous_usage_stats: true, include_usage: false },
     };
-    const rewritten = JSON.parse(dec.decode(withStreamUsage(body))) as Record<string, unknown>;
+    const bytes = new TextEncoder().encode(JSON.stringify(body));
+    const rewritten = JSON.parse(dec.decode(withStreamUsage(bytes, body))) as Record<string, unknown>;
     expect(rewritten).toEqual({
       ...body,
       stream_options: { continuous_usage_stats: true, include_usage: true },
     });
     expect(body.stream_options.include_usage).toBe(false); // the original is untouched
-    expect(JSON.parse(dec.decode(withStreamUsage({ model: 'm', stream_options: 'x' })))).toEqual({
+    const odd = { model: 'm', stream_options: 'x' };
+    expect(
+      JSON.parse(dec.decode(withStreamUsage(new TextEncoder().encode(JSON.stringify(odd)), odd))),
+    ).toEqual({
       model: 'm',
       stream_options: { include_usage: true },
     });
     expect(asksForStreamUsage(rewritten)).toBe(true);
+  });
+
+  it('splices the option into a body without stream_options, leaving every other byte as sent', () => {
+    fc.assert(
+      fc.property(
+        fc.dictionary(
+          fc.string().filter((k) => k !== 'stream_options'),
+          fc.jsonValue(),
+          { maxKeys: 6 },
+        ),
+        fc.constantFrom('', ' ', '\n  '),
+        (fields, space) => {
+          const text = `${space}{${space}${Object.entries(fields)
+            .map(([k, v]) => `${JSON.stringify(k)}:${space}${JSON.stringify(v)}`)
+            .join(`,${space}`)}${space}}`;
+          const out = dec.decode(withStreamUsage(new TextEncoder().encode(text), fields));
+          const parsed = JSON.parse(out) as Record<string, unknown>;
+          expect(parsed.stream_options).toEqual({ include_usage: true });
+          expect(
+            out
+              .replace('"stream_options":{"include_usage":true},', '')
+              .replace('"stream_options":{"include_usage":true}', ''),
+          ).toBe(text);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps a seed past 2^53 exactly as the client wrote it', () => {
+    const text = '{"model":"m","stream":true,"seed":12345678901234567890}';
+    const out = dec.decode(
+      withStreamUsage(new TextEncoder().encode(text), JSON.parse(text) as Record<string, unknown>),
+    );
+    expect(out).toContain('"seed":12345678901234567890');
   });
 });
