@@ -10,6 +10,7 @@ import { onOrphaned } from '../processes/parent-watch.ts';
 
 export { parseSimOptions, simCommandLineFlags, simOptionsSchema } from './options.ts';
 export type { SimFlag, SimOptions } from './options.ts';
+export { servedRoutes } from './route-table.ts';
 export { SimError } from './sim-error.ts';
 export { startSimulator } from './server.ts';
 export type { RunningSimulator } from './server.ts';

@@ -58,7 +58,12 @@ const FLAG_HELP: Record<keyof SimOptions, FlagHelp> = {
     description: 'shown in system_fingerprint and the x-sim-engine-id header',
     defaultLabel: 'random',
   },
-  task: { value: '<generate|embed>', description: 'generate: chat and completions; embed: embeddings' },
+  task: {
+    value: '<generate|embed>',
+    description:
+      'generate: chat, completions, responses, messages, interactive, audio, images, realtime; ' +
+      'embed: embeddings, rerank, score, classify, pooling, moderations',
+  },
   maxModelLen: { value: '<tokens>', description: 'context length; longer prompt + max_tokens answer 400' },
   prefillTokensPerS: { value: '<rate>', description: 'prompt tokens prefilled per second' },
   decodeMsPerToken: { value: '<ms>', description: 'time per output token with one running sequence' },

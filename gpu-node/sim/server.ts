@@ -1,16 +1,21 @@
 /**
- * The simulator's HTTP server: a flat route table on `node:http`, bearer-key checks, fault
- * injection, and one place where errors become vLLM-shaped answers.
+ * The simulator's HTTP server: the route table (route-table.ts) on `node:http`, key checks, fault
+ * injection, the `/v1/realtime` WebSocket upgrade, and the one place where errors become answers
+ * in the shape the route's clients expect (vLLM's, or Anthropic's on `/v1/messages*`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { answerEmbeddings } from './embedding-route.ts';
+import type { Duplex } from 'node:stream';
+import { authorize } from './auth.ts';
 import { FaultInjector } from './fault-injector.ts';
-import { parseGenerationRequest } from './generation-request.ts';
-import { answerGeneration, type ResponseIdentity, streamGeneration } from './generation-route.ts';
-import { readJsonBody, sendEvent, sendJson } from './http-io.ts';
+import { readFormBody, readJsonBody, sendJson, sendNamedEvent, sendEvent } from './http-io.ts';
 import { parseSimOptions, type SimOptions } from './options.ts';
+import { matchRoute, type SimRoute } from './route-table.ts';
+import { InteractiveSessions } from './routes/interactive-sessions.ts';
+import { upgradeRealtime } from './routes/realtime-upgrade.ts';
+import { ResponseStore } from './routes/response-store.ts';
+import type { SimContext } from './sim-context.ts';
 import { SimEngine } from './sim-engine.ts';
-import { SimError } from './sim-error.ts';
+import { type ErrorStyle, SimError } from './sim-error.ts';
 
 export interface RunningSimulator {
   url: string;
@@ -19,53 +24,46 @@ export interface RunningSimulator {
   close(): Promise<void>;
 }
 
-interface SimContext {
-  options: SimOptions;
-  engine: SimEngine;
-  faults: FaultInjector;
-  identity: ResponseIdentity;
-  startedAt: number;
+const errorStyleOf = (path: string): ErrorStyle => (path.startsWith('/v1/messages') ? 'anthropic' : 'openai');
+
+function answerModels(context: SimContext, response: ServerResponse): void {
+  const { servedModelName, maxModelLen } = context.options;
+  const model = {
+    id: servedModelName,
+    object: 'model',
+    created: context.startedAt,
+    owned_by: 'switchyard-sim',
+  };
+  sendJson(response, 200, {
+    object: 'list',
+    data: [{ ...model, root: servedModelName, parent: null, max_model_len: maxModelLen }],
+  });
 }
 
-/** The inference routes, with the API names vLLM uses when a model does not serve one. */
-const INFERENCE_APIS: Record<string, string> = {
-  '/v1/chat/completions': 'Chat Completions',
-  '/v1/completions': 'Completions',
-  '/v1/embeddings': 'Embeddings',
-};
-
-function authorize(request: IncomingMessage, apiKey: string | undefined): void {
-  if (apiKey === undefined || request.headers.authorization === `Bearer ${apiKey}`) return;
-  throw new SimError('Unauthorized', { status: 401 });
-}
-
-async function serveInference(
+async function serveRoute(
   context: SimContext,
-  path: string,
+  route: SimRoute,
+  params: Record<string, string>,
   request: IncomingMessage,
   response: ServerResponse,
   signal: AbortSignal,
 ): Promise<void> {
-  const { options, engine, faults } = context;
-  const verdict = faults.judgeArrival();
+  const { options, faults } = context;
+  const verdict = route.inference ? faults.judgeArrival() : 'serve';
   if (verdict === 'stall') return;
-  const body = await readJsonBody(request);
+  const body =
+    route.body === 'json'
+      ? await readJsonBody(request)
+      : route.body === 'form'
+        ? await readFormBody(request)
+        : undefined;
   if (verdict === 'fail') throw new SimError('simulated engine failure (--fail-rate)', { status: 500 });
-  const servesPath = path === '/v1/embeddings' ? options.task === 'embed' : options.task === 'generate';
-  if (!servesPath)
-    throw new SimError(`The model does not support ${INFERENCE_APIS[path]} API`, { status: 400 });
-
-  if (path === '/v1/embeddings') {
-    await answerEmbeddings(engine, options, body, response, signal);
-  } else {
-    const generation = parseGenerationRequest(
-      path === '/v1/chat/completions' ? 'chat' : 'completion',
-      body,
-      options,
-    );
-    const answer = generation.stream ? streamGeneration : answerGeneration;
-    await answer(engine, generation, context.identity, response, signal);
+  if (route.task !== 'any' && route.task !== options.task) {
+    throw new SimError(`The model does not support ${route.api} API`, { status: 400 });
   }
+  const query = new URL(request.url ?? '/', 'http://sim').searchParams;
+  await route.answer(context, { request, response, signal, params, query, body });
+  if (!route.inference) return;
   if (response.writableFinished) faults.recordCompleted();
   else response.once('finish', () => faults.recordCompleted());
 }
@@ -77,60 +75,57 @@ async function routeRequest(
   signal: AbortSignal,
 ): Promise<void> {
   const path = (request.url ?? '/').split('?')[0] ?? '/';
-  const route = `${request.method ?? 'GET'} ${path}`;
-  if (route === 'GET /health') {
+  const method = request.method ?? 'GET';
+  if (method === 'GET' && path === '/health') {
     response.writeHead(200, { 'content-length': 0 }).end();
     return;
   }
   authorize(request, context.options.apiKey);
-  if (route === 'GET /v1/models') {
-    const { servedModelName, maxModelLen } = context.options;
-    const model = {
-      id: servedModelName,
-      object: 'model',
-      created: context.startedAt,
-      owned_by: 'switchyard-sim',
-    };
-    sendJson(response, 200, {
-      object: 'list',
-      data: [{ ...model, root: servedModelName, parent: null, max_model_len: maxModelLen }],
-    });
-  } else if (route === 'GET /metrics') {
+  if (method === 'GET' && path === '/v1/models') return answerModels(context, response);
+  if (method === 'GET' && path === '/metrics') {
     const { contentType, text } = await context.engine.metrics.render();
     response.writeHead(200, { 'content-type': contentType }).end(text);
-  } else if (request.method === 'POST' && Object.hasOwn(INFERENCE_APIS, path)) {
-    await serveInference(context, path, request, response, signal);
-  } else {
-    throw new SimError(`no route for ${route}`, { status: 404 });
+    return;
   }
+  if (path === '/v1/realtime')
+    throw new SimError('/v1/realtime expects a WebSocket upgrade', { status: 400 });
+  const match = matchRoute(method, path);
+  if (match.route === undefined) throw new SimError(`no route for ${method} ${path}`, { status: 404 });
+  await serveRoute(context, match.route, match.params, request, response, signal);
 }
 
-function answerError(response: ServerResponse, error: unknown): void {
+function answerError(response: ServerResponse, error: unknown, style: ErrorStyle): void {
   const simError =
     error instanceof SimError
       ? error
       : new SimError('the simulator failed unexpectedly', { status: 500, cause: error });
   if (response.destroyed) return;
   if (!response.headersSent) {
-    sendJson(response, simError.status, simError.toBody());
+    sendJson(response, simError.status, simError.bodyFor(style));
     return;
   }
-  // Mid-stream: say so in the stream, as vLLM does, rather than ending as if complete.
-  sendEvent(response, simError.toBody());
+  // Mid-stream: say so in the stream, as the engines do, rather than ending as if complete.
+  if (style === 'anthropic') sendNamedEvent(response, 'error', simError.toAnthropicBody());
+  else sendEvent(response, simError.toBody());
   response.end();
 }
 
 export async function startSimulator(input: Partial<SimOptions> = {}): Promise<RunningSimulator> {
   const options = parseSimOptions(input);
   const engine = new SimEngine(options);
+  const closing = new AbortController();
   const context: SimContext = {
     options,
     engine,
     faults: new FaultInjector(options, engine),
     identity: { model: options.servedModelName, systemFingerprint: `switchyard-sim-${options.engineId}` },
     startedAt: Math.floor(Date.now() / 1000),
+    responses: new ResponseStore(),
+    sessions: new InteractiveSessions(),
+    closing: closing.signal,
   };
   const inFlight = new Set<AbortController>();
+  const upgraded = new Set<Duplex>();
 
   const server: Server = createServer((request, response) => {
     // A stalled engine accepts connections and reads nothing, answers nothing.
@@ -145,9 +140,15 @@ export async function startSimulator(input: Partial<SimOptions> = {}): Promise<R
       if (!response.writableFinished)
         controller.abort(new SimError('the client disconnected', { status: 400 }));
     });
+    const style = errorStyleOf(request.url ?? '/');
     routeRequest(context, request, response, controller.signal).catch((error: unknown) => {
-      if (!controller.signal.aborted) answerError(response, error);
+      if (!controller.signal.aborted) answerError(response, error, style);
     });
+  });
+  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    upgradeRealtime(context, request, socket, head);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -166,11 +167,14 @@ export async function startSimulator(input: Partial<SimOptions> = {}): Promise<R
     port,
     options,
     async close(): Promise<void> {
+      closing.abort(new SimError('the simulator is closing', { status: 503 }));
       for (const controller of inFlight)
         controller.abort(new SimError('the simulator is closing', { status: 503 }));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        // Upgraded sockets left the HTTP server's tracking; the close frames went out just above.
+        for (const socket of upgraded) socket.destroy();
       });
     },
   };

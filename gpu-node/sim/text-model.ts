@@ -4,6 +4,7 @@
  * outputs, not language.
  */
 import { hash } from 'node:crypto';
+import { tokenOfId } from './token-ids.ts';
 
 /** English BPE tokenizers average roughly four characters per token. */
 const CHARS_PER_TOKEN = 4;
@@ -17,9 +18,9 @@ export function tokenizeText(text: string): string[] {
   return tokens;
 }
 
-/** Token ids sent by the client (`prompt: [1, 2, 3]`) count one token each. */
+/** Token ids sent by the client (`prompt: [1, 2, 3]`) count one token each; see token-ids.ts. */
 export function tokenizeIds(ids: readonly number[]): string[] {
-  return ids.map((id) => `#${id}`);
+  return ids.map(tokenOfId);
 }
 
 export interface ChatMessageLike {
@@ -91,7 +92,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const WORDS = (
+export const WORDS = (
   'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et ' +
   'dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea ' +
   'commodo consequat duis aute irure in reprehenderit voluptate velit esse cillum fugiat nulla pariatur'
