@@ -4,6 +4,7 @@
  * own business; reach it through the `gpu-node` command.
  */
 export { runSimulator, startSimulator, type RunningSimulator, type SimOptions } from './sim/index.ts';
+export { fullJitterDelay } from './backoff.ts';
 export { onOrphaned } from './processes/parent-watch.ts';
 export { freePort, isPortFree, pickPort } from './processes/ports.ts';
 export { descendantsOf, isAlive } from './processes/process-tree.ts';

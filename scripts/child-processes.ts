@@ -23,8 +23,10 @@ export interface ManagedChild {
 export interface SpawnOptions {
   env: NodeJS.ProcessEnv;
   cwd: string;
-  /** stdout and stderr go here (emptied first), so the terminal stays readable. */
+  /** stdout and stderr go here (emptied first, unless `appendLog`), so the terminal stays readable. */
   logFile: string;
+  /** Keep what the log holds: a restart after a crash should not erase why it crashed. */
+  appendLog?: boolean;
   /** Extra descriptors after stdin/stdout/stderr (fd 3 onwards). */
   extraStdio?: Array<'pipe' | 'ignore'>;
 }
@@ -35,7 +37,7 @@ export function spawnManaged(
   args: string[],
   options: SpawnOptions,
 ): ManagedChild {
-  const log = fs.openSync(options.logFile, 'w');
+  const log = fs.openSync(options.logFile, options.appendLog ? 'a' : 'w');
   const child = spawn(command, args, {
     cwd: options.cwd,
     env: options.env,

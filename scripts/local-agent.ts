@@ -38,19 +38,31 @@ export async function startLocalAgent(options: LocalAgentOptions): Promise<strin
   const agentPort = await pickPort(8100);
   const chatPort = await pickPort(8001);
   const embedPort = await pickPort(chatPort === 8001 ? 8002 : chatPort + 1);
+  // The agent refuses to start when its metrics port is taken (by another agent, say).
+  const metricsPort = await pickPort(9464);
   fs.writeFileSync(options.configFile, agentConfigYaml(options, agentPort, chatPort, embedPort), {
     mode: 0o600,
   });
 
   const logFile = path.join(options.logDir, 'agent.log');
-  const args = [agentMain, 'start', '--config', options.configFile];
-  const agent = spawnManaged('node agent', process.execPath, args, {
-    cwd: options.root,
-    env: process.env,
-    logFile,
-  });
-  // It drains for up to drainTimeoutMs (5 s below), then stops its engines.
-  options.supervisor.supervise(agent, 20_000);
+  const args = [
+    agentMain,
+    'start',
+    '--config',
+    options.configFile,
+    '--metrics-listen',
+    `127.0.0.1:${metricsPort}`,
+  ];
+  const spawnAgent = (appendLog: boolean) =>
+    spawnManaged('node agent', process.execPath, args, {
+      cwd: options.root,
+      env: process.env,
+      logFile,
+      appendLog,
+    });
+  // It drains for up to drainTimeoutMs (5 s below), then stops its engines. A crashed agent's
+  // engines stop themselves (they watch their parent), so a restart finds their ports free.
+  options.supervisor.supervise(spawnAgent(false), 20_000, async () => spawnAgent(true));
 
   const wanted = [CHAT_MODEL, EMBED_MODEL];
   process.stdout.write(

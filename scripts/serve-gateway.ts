@@ -22,6 +22,8 @@ export interface ServeGatewayOptions {
   secretNames: string[];
   cwd: string;
   logFile: string;
+  /** A restart keeps the log of the run that crashed. */
+  appendLog?: boolean;
 }
 
 /** Resolves once workerd listens (not yet once the Worker answers: see `waitForHealthy`). */
@@ -44,6 +46,7 @@ export async function serveGateway(options: ServeGatewayOptions): Promise<Runnin
     cwd: options.cwd,
     env: options.env,
     logFile: options.logFile,
+    appendLog: options.appendLog,
   });
   return { ...workerd, url: `http://127.0.0.1:${workerd.port}` };
 }

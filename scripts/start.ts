@@ -98,18 +98,22 @@ async function main(): Promise<void> {
   await step(
     `Starting the gateway on plain workerd at ${gatewayUrl}`,
     async () => {
-      const workerd = await serveGateway({
-        wranglerToml,
-        bundle,
-        configPath: files.workerdConfig,
-        doStorageDir: files.doStorage,
-        address: `127.0.0.1:${port}`,
-        env,
-        secretNames: ['ADMIN_TOKEN', ...extraSecrets],
-        cwd: root,
-        logFile: path.join(files.logs, 'gateway.log'),
-      });
-      supervisor.supervise(workerd.child, 5000);
+      const serve = (appendLog: boolean) =>
+        serveGateway({
+          wranglerToml,
+          bundle,
+          configPath: files.workerdConfig,
+          doStorageDir: files.doStorage,
+          address: `127.0.0.1:${port}`,
+          env,
+          secretNames: ['ADMIN_TOKEN', ...extraSecrets],
+          cwd: root,
+          logFile: path.join(files.logs, 'gateway.log'),
+          appendLog,
+        });
+      const workerd = await serve(false);
+      // State is on disk: a restarted gateway knows every key and node; agents re-register if they must.
+      supervisor.supervise(workerd.child, 5000, async () => (await serve(true)).child);
       await waitForHealthy(gatewayUrl, 15_000);
     },
     () => 'ready',

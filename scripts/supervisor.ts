@@ -1,15 +1,29 @@
 /**
- * Keeps `npm start`'s children together: on Ctrl-C or SIGTERM they stop newest first (the agent
- * drains through a gateway that is still up); when one dies on its own, the rest are stopped and
- * `npm start` exits non-zero; if `npm start` itself fails (short of SIGKILL), none is left behind.
+ * Keeps `npm start`'s children running and together: on Ctrl-C or SIGTERM they stop newest
+ * first (the agent drains through a gateway that is still up); when one dies on its own it is
+ * started again after a full-jitter backoff while the rest keep running, and only a crash loop
+ * (too many crashes in a minute) stops everything with a non-zero exit; if `npm start` itself
+ * fails (short of SIGKILL), none is left behind.
  */
 import path from 'node:path';
-import { onOrphaned } from '../gpu-node/index.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fullJitterDelay, onOrphaned } from '../gpu-node/index.ts';
 import { describeExit, killGroup, tailLog, type ManagedChild } from './child-processes.ts';
 
+/** Starts a crashed child again (its log is appended to, not emptied). */
+export type Restart = () => Promise<ManagedChild>;
+
+/** This many crashes of one child within CRASH_WINDOW_MS is a crash loop: restarting is pointless. */
+const MAX_CRASHES = 5;
+const CRASH_WINDOW_MS = 60_000;
+const RESTART_BACKOFF = { baseMs: 500, capMs: 10_000 };
+
 export interface Supervisor {
-  /** `graceMs`: how long the child may take to stop on SIGTERM before its group is killed. */
-  supervise(child: ManagedChild, graceMs: number): void;
+  /**
+   * `graceMs`: how long the child may take to stop on SIGTERM before its group is killed.
+   * With `restart`, a crash restarts it; without, a crash stops everything.
+   */
+  supervise(child: ManagedChild, graceMs: number, restart?: Restart): void;
   shutdown(code: number): Promise<never>;
   readonly stopping: boolean;
 }
@@ -57,18 +71,43 @@ export function createSupervisor(): Supervisor {
       return stopping;
     },
     shutdown,
-    supervise(child, graceMs) {
-      children.push({ child, graceMs });
-      // Started while shutting down (a signal came mid-start): stop it too.
-      if (stopping) void child.stop(graceMs);
-      void child.exited.then((exit) => {
-        if (stopping) return;
-        const log = path.relative(process.cwd(), child.logFile);
-        console.error(
-          `\nThe ${child.name} exited unexpectedly (${describeExit(exit)}). Last lines of ${log}:\n${tailLog(child.logFile)}\n`,
-        );
-        void shutdown(1);
-      });
+    supervise(child, graceMs, restart) {
+      const entry = { child, graceMs };
+      children.push(entry);
+      const crashes: number[] = [];
+      const watch = (running: ManagedChild) => {
+        // Started while shutting down (a signal came mid-start): stop it too.
+        if (stopping) void running.stop(graceMs);
+        void running.exited.then(async (exit) => {
+          if (stopping) return;
+          const log = path.relative(process.cwd(), running.logFile);
+          const said = `\nThe ${running.name} exited unexpectedly (${describeExit(exit)}). Last lines of ${log}:\n${tailLog(running.logFile)}\n`;
+          const now = Date.now();
+          crashes.push(now);
+          while (crashes[0]! < now - CRASH_WINDOW_MS) crashes.shift();
+          if (!restart || crashes.length >= MAX_CRASHES) {
+            console.error(
+              restart ? `${said}It crashed ${crashes.length} times in a minute: giving up.\n` : said,
+            );
+            return void shutdown(1);
+          }
+          const delayMs = fullJitterDelay(crashes.length - 1, RESTART_BACKOFF);
+          console.error(
+            `${said}Restarting it in ${(delayMs / 1000).toFixed(1)} s; the rest keeps running.\n`,
+          );
+          await sleep(delayMs);
+          if (stopping) return;
+          try {
+            entry.child = await restart();
+          } catch (error) {
+            console.error(`Could not restart the ${running.name}: ${(error as Error).message}`);
+            return void shutdown(1);
+          }
+          console.error(`The ${running.name} is running again.`);
+          watch(entry.child);
+        });
+      };
+      watch(child);
     },
   };
 }

@@ -28,6 +28,7 @@ export interface StartWorkerdOptions {
   cwd: string;
   env: NodeJS.ProcessEnv;
   logFile: string;
+  appendLog?: boolean;
   timeoutMs?: number;
 }
 
@@ -36,7 +37,13 @@ export async function startWorkerd(options: StartWorkerdOptions): Promise<Runnin
     'gateway (workerd)',
     workerdPackage().default,
     ['serve', options.configPath, '--experimental', '--control-fd=3'],
-    { cwd: options.cwd, env: options.env, logFile: options.logFile, extraStdio: ['pipe'] },
+    {
+      cwd: options.cwd,
+      env: options.env,
+      logFile: options.logFile,
+      appendLog: options.appendLog,
+      extraStdio: ['pipe'],
+    },
   );
   const control = child.process.stdio[3] as Readable;
   const timeoutMs = options.timeoutMs ?? 15_000;
