@@ -1,20 +1,32 @@
 /**
  * Wires one node: a supervisor per engine, the proxy in front of them, the gateway client
- * that registers and heartbeats, and the agent's metrics. `shutdown()` is the drain: tell the
- * gateway, refuse new requests, let in-flight ones finish (bounded), deregister, stop engines.
+ * that registers and heartbeats, and the agent's metrics. `start()` claims every port first and
+ * refuses to start without one of them. `shutdown()` is the drain: tell the gateway, refuse new
+ * requests, let in-flight ones finish (bounded), deregister, stop engines.
  */
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import packageJson from '../package.json' with { type: 'json' };
-import type { EngineReport } from '../src/protocol/node-api.ts';
+import type { EngineReport, RegisterResponse } from '../src/protocol/node-api.ts';
 import { type AgentMetrics, createAgentMetrics } from './agent-metrics.ts';
 import type { AgentConfig } from './config.ts';
 import { adapterFor } from './engines/index.ts';
-import { describeError, GatewayClient } from './gateway-client.ts';
+import { GatewayClient } from './gateway-client.ts';
+import { describeError, type GatewayError } from './gateway-http.ts';
 import { readGpuStats } from './gpu-stats.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
+import { removeNodeState, writeNodeState } from './node-state.ts';
+import {
+  describeTaken,
+  isTaken,
+  type Listen,
+  portClaims,
+  probeClaims,
+  TAKEN_PORT_HINT,
+} from './port-claims.ts';
 import { AgentProxy } from './proxy.ts';
+import { StartError } from './start-error.ts';
 import { EngineSupervisor } from './supervisor.ts';
+import { AGENT_VERSION } from './version.ts';
 
 /**
  * Log lines shared by all engines in one heartbeat. The gateway caps a report at 256 KiB; JSON
@@ -26,7 +38,9 @@ export interface AgentOptions {
   config: AgentConfig;
   logger: Logger;
   /** Where the agent's own /metrics listens; null turns it off. */
-  metricsListen: { host: string; port: number } | null;
+  metricsListen: Listen | null;
+  /** The gateway refused the node token for good; the agent has stopped trying to register. */
+  refused?(error: GatewayError): void;
 }
 
 export class Agent {
@@ -39,6 +53,7 @@ export class Agent {
   private metricsServer: MetricsServer | null = null;
   private shuttingDown: Promise<void> | null = null;
   private readonly hurry = new AbortController();
+  private stateFileWork = Promise.resolve();
 
   constructor(options: AgentOptions) {
     const { config, logger } = options;
@@ -74,12 +89,14 @@ export class Agent {
       registration: async () => ({
         name: config.node.name,
         url: config.node.publicUrl,
-        agentVersion: packageJson.version,
+        agentVersion: AGENT_VERSION,
         engines: this.engineReports(),
         gpus: await readGpuStats(),
       }),
       heartbeat: async () => ({ engines: this.engineReports(), gpus: await readGpuStats() }),
       failed: () => this.metrics.heartbeatFailures.inc(),
+      registered: (answer) => void this.rememberRegistration(answer),
+      refused: (error) => options.refused?.(error),
     });
     this.proxy = new AgentProxy({
       findEngine: (id) => supervisors.get(id),
@@ -89,13 +106,20 @@ export class Agent {
     });
   }
 
-  /** Starts the proxy and the engines, then registers; returns the proxy's address. */
+  /**
+   * Claims the proxy and metrics ports, starts the engines, then registers; returns the proxy's
+   * address. Throws StartError, with nothing launched, when a port it needs is taken.
+   */
   async start(): Promise<AddressInfo> {
     const { config, metricsListen } = this.options;
-    // Listen first: if the port is taken, no engine has been launched that would need stopping.
+    const taken = (await probeClaims(portClaims(config, metricsListen))).filter(isTaken);
+    if (taken.length > 0) {
+      throw new StartError([...taken.map(describeTaken), TAKEN_PORT_HINT].join('\n'));
+    }
+    // A registration left from an earlier run says nothing about this one.
+    await this.forgetRegistration();
     const address = await this.proxy.listen(config.node.listen.host, config.node.listen.port);
     this.logger.info({ address, publicUrl: config.node.publicUrl }, 'proxy listening');
-    for (const supervisor of this.supervisors.values()) supervisor.start();
     if (metricsListen) {
       try {
         this.metricsServer = await startMetricsServer(
@@ -103,15 +127,15 @@ export class Agent {
           metricsListen.host,
           metricsListen.port,
         );
-        this.logger.info({ address: this.metricsServer.address }, 'metrics listening');
       } catch (error) {
-        // Serving is the job; a busy metrics port should not keep the node off the gateway.
-        this.logger.error(
-          { reason: describeError(error), metricsListen },
-          'metrics listener failed; continuing without /metrics',
-        );
+        await this.proxy.close();
+        throw new StartError(`cannot listen for metrics on ${metricsListen.host}:${metricsListen.port}`, {
+          cause: error,
+        });
       }
+      this.logger.info({ address: this.metricsServer.address }, 'metrics listening');
     }
+    for (const supervisor of this.supervisors.values()) supervisor.start();
     this.gateway.start();
     return address;
   }
@@ -162,10 +186,42 @@ export class Agent {
     await this.gateway
       .deregister()
       .catch((error: unknown) => this.logger.warn({ reason: describeError(error) }, 'could not deregister'));
+    await this.forgetRegistration();
     await this.proxy.close();
     await Promise.all([...this.supervisors.values()].map((supervisor) => supervisor.stop()));
     await this.metricsServer?.close();
     this.logger.info('stopped');
+  }
+
+  /**
+   * For `gpu-node status`. Writes and removals are queued, so a removal at shutdown cannot be
+   * overtaken by the write of a registration made just before. A state file the agent cannot
+   * write costs only that command, so failures are logged, not fatal.
+   */
+  private rememberRegistration(answer: RegisterResponse): Promise<void> {
+    const { config } = this.options;
+    return this.queueStateFileWork('cannot write the state file; `gpu-node status` will not work', () =>
+      writeNodeState(config.stateFile, {
+        gatewayUrl: config.gateway.url,
+        nodeId: answer.nodeId,
+        credential: answer.credential,
+        registeredAt: Date.now(),
+        pid: process.pid,
+      }),
+    );
+  }
+
+  private forgetRegistration(): Promise<void> {
+    const { stateFile } = this.options.config;
+    return this.queueStateFileWork('cannot remove the state file', () => removeNodeState(stateFile));
+  }
+
+  private queueStateFileWork(failure: string, work: () => Promise<void>): Promise<void> {
+    const { stateFile } = this.options.config;
+    this.stateFileWork = this.stateFileWork
+      .then(work)
+      .catch((error: unknown) => this.logger.warn({ reason: describeError(error), stateFile }, failure));
+    return this.stateFileWork;
   }
 
   private engineReports(): EngineReport[] {

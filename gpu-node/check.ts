@@ -1,18 +1,18 @@
 /**
- * `gpu-node check`: what can be known before starting, each finding one line the CLI prints.
- * Errors would stop the agent (a missing engine binary, a taken port, a GPU that is not there);
- * warnings are worth knowing but not fatal (no nvidia-smi on a CPU-only demo box).
+ * `gpu-node check`, the machine's half: what can be known here before starting, each finding
+ * one line the CLI prints. Errors would stop the agent (a missing engine binary, a Python
+ * without its engine, a taken port, a GPU that is not there); warnings are worth knowing but
+ * not fatal (no nvidia-smi on a CPU-only demo box). The gateway's half is gateway-check.ts.
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { AgentConfig } from './config.ts';
 import type { EngineConfig } from './engines/engine-adapter.ts';
 import { adapterFor, engineBaseUrl } from './engines/index.ts';
-import { ENGINE_HOST } from './engines/launch.ts';
-import { SIM_MAIN_PATH } from './engines/sim.ts';
 import { readGpuStats } from './gpu-stats.ts';
+import { describeTaken, isTaken, type Listen, portClaims, probeClaims } from './port-claims.ts';
+import { pythonCanImport } from './python-probe.ts';
 
 export interface CheckLine {
   level: 'ok' | 'warn' | 'error';
@@ -29,6 +29,8 @@ export interface CheckOptions {
   path?: string;
   /** The nvidia-smi to look for and run. */
   nvidiaSmi?: string;
+  /** The agent's metrics listener, whose port is checked too; null or absent: not checked. */
+  metricsListen?: Listen | null;
 }
 
 async function canAccess(file: string, mode: number): Promise<boolean> {
@@ -51,15 +53,6 @@ export async function findExecutable(command: string, path = process.env.PATH ??
   return null;
 }
 
-/** Null when host:port can be bound, else why not. */
-function portProblem(host: string, port: number): Promise<string | null> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
-    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
-  });
-}
-
 async function checkEngineBinary(engine: EngineConfig, path: string): Promise<CheckLine> {
   const adapter = adapterFor(engine.kind);
   const command = engine.command ?? adapter.binary;
@@ -74,29 +67,21 @@ async function checkEngineBinary(engine: EngineConfig, path: string): Promise<Ch
     const where = command.includes('/') ? 'is not an executable file' : 'is not on PATH';
     return { level: 'error', message: `engine ${engine.id}: ${command} ${where}` };
   }
-  if (engine.kind === 'sim' && !(await canAccess(SIM_MAIN_PATH, constants.R_OK))) {
-    return { level: 'error', message: `engine ${engine.id}: simulator ${SIM_MAIN_PATH} is missing` };
+  if (adapter.pythonModule && !(await pythonCanImport(found, adapter.pythonModule))) {
+    return {
+      level: 'error',
+      message: `engine ${engine.id}: ${found} cannot import ${adapter.pythonModule}; set command to the python3 that has it`,
+    };
   }
   return { level: 'ok', message: `engine ${engine.id}: ${engine.kind} runs ${found}` };
 }
 
-async function checkPorts(config: AgentConfig): Promise<CheckLine[]> {
-  const wanted = [
-    { host: config.node.listen.host, port: config.node.listen.port, owner: 'the agent (node.listen.port)' },
-    ...config.engines
-      .filter((engine) => engine.kind !== 'external')
-      .map((engine) => ({ host: ENGINE_HOST, port: engine.port, owner: `engine ${engine.id}` })),
-  ];
-  const lines: CheckLine[] = [];
-  for (const { host, port, owner } of wanted) {
-    const problem = await portProblem(host, port);
-    lines.push(
-      problem === null
-        ? { level: 'ok', message: `port ${port} for ${owner} is free` }
-        : { level: 'error', message: `port ${port} for ${owner} cannot be bound (${problem})` },
-    );
-  }
-  return lines;
+async function checkPorts(config: AgentConfig, metricsListen: Listen | null): Promise<CheckLine[]> {
+  return (await probeClaims(portClaims(config, metricsListen))).map((claim): CheckLine =>
+    isTaken(claim)
+      ? { level: 'error', message: describeTaken(claim) }
+      : { level: 'ok', message: `port ${claim.port} for ${claim.owner} is free` },
+  );
 }
 
 async function checkGpus(config: AgentConfig, nvidiaSmi: string, path: string): Promise<CheckLine[]> {
@@ -138,6 +123,6 @@ export async function checkNode(config: AgentConfig, options: CheckOptions = {})
   const lines: CheckLine[] = [{ level: 'ok', message: `config valid: ${config.engines.length} engine(s)` }];
   for (const engine of config.engines) lines.push(await checkEngineBinary(engine, path));
   lines.push(...(await checkGpus(config, options.nvidiaSmi ?? 'nvidia-smi', path)));
-  lines.push(...(await checkPorts(config)));
+  lines.push(...(await checkPorts(config, options.metricsListen ?? null)));
   return { ok: lines.every((line) => line.level !== 'error'), lines };
 }

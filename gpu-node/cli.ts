@@ -1,76 +1,42 @@
 /**
- * `gpu-node`: start the agent, check a node before starting it, write an example config, or
- * run the engine simulator. Exit codes: 0 fine, 1 failure (or `check` found errors),
- * 2 the configuration or flags are wrong.
+ * `gpu-node`: enrol a node (`init`), check it (`check`), run it (`start`), ask the gateway about
+ * it (`status`), run it as a service (`install-service`), or run the engine simulator (`sim`).
+ * Exit codes: 0 fine; 1 a failure (or `check` found errors); 2 the configuration or flags are
+ * wrong; 3 the gateway refused the node token. Each command lives in commands/.
  */
-import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import packageJson from '../package.json' with { type: 'json' };
-import { Agent } from './agent.ts';
-import { checkNode } from './check.ts';
-import { ConfigError, exampleConfig, loadAgentConfig } from './config.ts';
-import { createLogger, LOG_LEVELS, type LogLevel } from './logger.ts';
+import { checkConfig } from './commands/check.ts';
+import { initConfig, NODE_TOKEN_ENV } from './commands/init.ts';
+import { DEFAULT_UNIT_PATH, installService } from './commands/install-service.ts';
+import { DEFAULT_CONFIG, DEFAULT_METRICS_LISTEN, parseListen } from './commands/options.ts';
+import { startAgent } from './commands/start.ts';
+import { showStatus } from './commands/status.ts';
+import { ConfigError } from './config.ts';
+import { type EngineRequest, parseEngineRequest } from './enrol.ts';
+import { LOG_LEVELS } from './logger.ts';
 import { addSimFlags, parseSimOptions, runSimulator, SimError } from './sim/index.ts';
+import { StartError } from './start-error.ts';
+import { AGENT_VERSION } from './version.ts';
 
-const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
-const CHECK_MARKS = { ok: 'ok   ', warn: 'warn ', error: 'error' } as const;
+const configOption = () =>
+  new Option('--config <file>', 'agent configuration (YAML or JSON)').default(DEFAULT_CONFIG);
+const metricsListenOption = () =>
+  new Option('--metrics-listen <host:port|off>', "where the agent's Prometheus /metrics listens")
+    .argParser(parseListen)
+    .default(parseListen(DEFAULT_METRICS_LISTEN), DEFAULT_METRICS_LISTEN);
 
-function parseListen(value: string): { host: string; port: number } | null {
-  if (value === 'off') return null;
-  const match = /^(?:(.*):)?(\d{1,5})$/.exec(value);
-  const port = Number(match?.[2]);
-  if (!match || port > 65535) throw new InvalidArgumentError('expected host:port, a port, or "off"');
-  return { host: match[1] || '127.0.0.1', port };
+function collectEngine(value: string, previous: EngineRequest[]): EngineRequest[] {
+  try {
+    return [...previous, parseEngineRequest(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
-async function startAgent(options: {
-  config: string;
-  logLevel: LogLevel;
-  metricsListen: { host: string; port: number } | null;
-}) {
-  const logger = createLogger(options.logLevel);
-  const config = await loadAgentConfig(options.config);
-  const agent = new Agent({ config, logger, metricsListen: options.metricsListen });
-  // Whatever ends this process, no engine group may outlive it.
-  process.on('exit', () => agent.killEnginesNow());
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ err: error }, 'agent crashed');
-    process.exit(1);
-  });
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      logger.warn({ signal }, 'second signal: no longer waiting for in-flight requests');
-      agent.hurryShutdown();
-      return;
-    }
-    logger.info({ signal }, 'shutting down');
-    agent.shutdown().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () =>
-    logger.info({ revived: agent.reviveCrashLooped() }, 'SIGHUP: restarting crash-looped engines'),
-  );
-  await agent.start();
-}
-
-async function checkConfig(options: { config: string }) {
-  const report = await checkNode(await loadAgentConfig(options.config));
-  for (const line of report.lines) process.stdout.write(`${CHECK_MARKS[line.level]} ${line.message}\n`);
-  process.exitCode = report.ok ? 0 : 1;
-}
-
-async function writeExampleConfig(options: { output: string; force?: boolean }) {
-  await writeFile(options.output, exampleConfig, { flag: options.force ? 'w' : 'wx' });
-  process.stdout.write(`wrote ${options.output}; edit it, then: gpu-node check --config ${options.output}\n`);
+function requiredListen(value: string) {
+  const listen = parseListen(value);
+  if (!listen) throw new InvalidArgumentError('expected host:port');
+  return listen;
 }
 
 export function buildCli(): Command {
@@ -78,40 +44,76 @@ export function buildCli(): Command {
     .description(
       'Switchyard GPU node agent: supervises local inference engines and proxies the gateway to them',
     )
-    .version(packageJson.version);
+    .version(AGENT_VERSION);
+
+  program
+    .command('init')
+    .description(
+      `write a working configuration: register with --gateway using --token (or ${NODE_TOKEN_ENV}), serving each --engine`,
+    )
+    .option('--gateway <url>', "the gateway's base URL")
+    .option('--token <snt-…>', `the node token (prefer ${NODE_TOKEN_ENV}: a flag is visible in ps)`)
+    .option(
+      '--engine <kind=model>',
+      'an engine to run, e.g. vllm=Qwen/Qwen2.5-7B-Instruct (repeatable)',
+      collectEngine,
+      [],
+    )
+    .option('--name <name>', "this node's name at the gateway (default: the host name)")
+    .addOption(
+      new Option('--listen <host:port>', "where the agent's proxy listens")
+        .argParser(requiredListen)
+        .default(requiredListen('0.0.0.0:8100'), '0.0.0.0:8100'),
+    )
+    .option('--public-url <url>', 'how the gateway reaches the proxy (default: http://<this IPv4>:<port>)')
+    .option('--output <file>', 'where to write it', DEFAULT_CONFIG)
+    .option('--force', 'overwrite an existing file')
+    .option('--example', 'write the commented example with every field instead')
+    .action(initConfig);
+
+  program
+    .command('check')
+    .description(
+      'check the config, this machine (binaries, GPUs, ports) and the gateway (token); exit 1 on errors',
+    )
+    .addOption(configOption())
+    .addOption(metricsListenOption())
+    .action(checkConfig);
 
   program
     .command('start')
     .description('start the engines, register with the gateway, and serve until SIGTERM/SIGINT (then drain)')
-    .requiredOption('--config <file>', 'agent configuration (YAML or JSON)')
+    .addOption(configOption())
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
-    .addOption(
-      new Option('--metrics-listen <host:port|off>', "where the agent's Prometheus /metrics listens")
-        .argParser(parseListen)
-        .default(parseListen(DEFAULT_METRICS_LISTEN), DEFAULT_METRICS_LISTEN),
-    )
+    .addOption(metricsListenOption())
     .action(startAgent);
 
   program
-    .command('check')
-    .description('validate the config and this machine (binaries, GPUs, ports); exits 1 on errors')
-    .requiredOption('--config <file>', 'agent configuration (YAML or JSON)')
-    .action(checkConfig);
+    .command('status')
+    .description('print what the gateway knows of this node (needs a running, registered agent)')
+    .addOption(configOption())
+    .option('--json', 'print the gateway’s answer as JSON')
+    .action(showStatus);
 
   program
-    .command('init')
-    .description('write a commented example configuration')
-    .option('--output <file>', 'where to write it', 'gpu-node.yaml')
-    .option('--force', 'overwrite an existing file')
-    .action(writeExampleConfig);
+    .command('install-service')
+    .description('write a systemd unit that runs `gpu-node start` with this config')
+    .addOption(configOption())
+    .option('--user <name>', 'the user the agent runs as (default: you)')
+    .option('--output <file>', 'where to write the unit', DEFAULT_UNIT_PATH)
+    .action(installService);
 
   addSimFlags(
     program
       .command('sim')
-      .description('run the engine simulator (a test and demo tool, not an inference engine)')
+      .description(
+        'run the engine simulator (a test and demo tool, not an inference engine); like vLLM it reads VLLM_API_KEY',
+      )
       .allowExcessArguments(false),
   ).action(async (options: Record<string, unknown>) => {
-    await runSimulator(parseSimOptions(options));
+    // The agent hands the key over in the environment, where `ps` does not show it.
+    const apiKey = options.apiKey ?? (process.env.VLLM_API_KEY || undefined);
+    await runSimulator(parseSimOptions({ ...options, apiKey }));
   });
 
   return program;
@@ -128,8 +130,9 @@ export async function runCli(argv: readonly string[]): Promise<void> {
       process.stderr.write(`gpu-node: ${error.message}${cause}\n`);
       process.exit(2);
     }
+    const cause = error instanceof StartError && error.cause ? `: ${(error.cause as Error).message}` : '';
     const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`gpu-node: ${message}\n`);
+    process.stderr.write(`gpu-node: ${message}${cause}\n`);
     process.exit(1);
   }
 }

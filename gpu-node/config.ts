@@ -30,6 +30,8 @@ export interface AgentConfig {
   drainTimeoutMs: number;
   /** Absolute; a relative path in the file is taken from the file's own directory. */
   logDir: string;
+  /** Absolute, like logDir: where the agent keeps its current registration for `gpu-node status`. */
+  stateFile: string;
   engines: EngineConfig[];
 }
 
@@ -89,6 +91,7 @@ const AgentConfigFileSchema = z.strictObject({
   heartbeatIntervalMs: z.number().int().positive().optional(),
   drainTimeoutMs: z.number().int().nonnegative().default(60_000),
   logDir: z.string().min(1).default('./gpu-node-logs'),
+  stateFile: z.string().min(1).default('./gpu-node.state.json'),
   engines: z.array(EngineSchema).min(1, 'list at least one engine'),
 });
 type AgentConfigFile = z.output<typeof AgentConfigFileSchema>;
@@ -192,7 +195,7 @@ function resolveNodeToken(
 export interface ParseConfigOptions {
   /** Where nodeTokenEnv is looked up; defaults to process.env. */
   env?: NodeJS.ProcessEnv;
-  /** What a relative logDir is relative to; defaults to the working directory. */
+  /** What a relative logDir or stateFile is relative to; defaults to the working directory. */
   baseDir?: string;
   /** Names the source in the error message. */
   source?: string;
@@ -217,6 +220,7 @@ export function parseAgentConfig(raw: unknown, options: ParseConfigOptions = {})
     ...(file.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: file.heartbeatIntervalMs }),
     drainTimeoutMs: file.drainTimeoutMs,
     logDir: resolve(options.baseDir ?? process.cwd(), file.logDir),
+    stateFile: resolve(options.baseDir ?? process.cwd(), file.stateFile),
     engines,
   };
 }
@@ -242,7 +246,11 @@ export async function loadAgentConfig(
   return parseAgentConfig(raw, { env, baseDir: dirname(resolve(path)), source: `config file ${path}` });
 }
 
-/** A documented starting point, written by `gpu-node init` and quoted by the docs. */
+/**
+ * Every field, commented: written by `gpu-node init --example` for owners who write their own
+ * (`gpu-node init --gateway URL --engine KIND=MODEL` writes a ready one). Its placeholders do not
+ * pass `gpu-node check`, on purpose.
+ */
 export const exampleConfig = `# Switchyard GPU node agent configuration (YAML; JSON works too).
 
 gateway:
@@ -266,6 +274,7 @@ node:
 # heartbeatIntervalMs: 2000   # only a value shorter than the gateway's takes effect
 drainTimeoutMs: 60000         # on SIGTERM, how long in-flight requests may finish
 logDir: ./gpu-node-logs       # engine logs; relative to this file
+# stateFile: ./gpu-node.state.json   # the current registration, for \`gpu-node status\` (owner-only)
 
 engines:
   # One entry per engine process. Common fields:
@@ -279,7 +288,8 @@ engines:
   #   env             extra environment variables
   #   maxConcurrency  requests the engine runs at once (default: 256 for vllm/sglang/lmdeploy,
   #                   4 for llamacpp where it also sets -np, 64 for external, 16 for sim)
-  #   command         the executable to run instead of the default (e.g. a venv's vllm)
+  #   command         the executable to run instead of the default: a venv's vllm or
+  #                   llama-server; for sglang and lmdeploy, the python3 that has them
   - kind: vllm
     model: Qwen/Qwen2.5-7B-Instruct
     port: 8001

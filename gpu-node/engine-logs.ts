@@ -2,6 +2,8 @@
  * An engine's output: appended to `<logDir>/<engine id>.log` for the owner, with the last lines
  * kept in memory for the heartbeat (the dashboard shows them when an engine misbehaves).
  * The file is opened in append mode, so logrotate's `copytruncate` works without a reopen.
+ * The engine's API key is masked on the way in: SGLang, for one, logs its whole configuration
+ * (`server_args=ServerArgs(… api_key='…')`), and these lines reach the gateway's dashboard.
  */
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
@@ -19,16 +21,20 @@ export class EngineLog {
   /** Unfinished last line per stream, so stdout and stderr do not splice into each other. */
   private readonly partial = new Map<Readable, string>();
 
-  constructor(logDir: string, engineId: string, keptLines = DEFAULT_KEPT_LINES) {
+  private readonly secret: string | null;
+
+  constructor(logDir: string, engineId: string, options: { keptLines?: number; secret?: string } = {}) {
     mkdirSync(logDir, { recursive: true });
     this.path = join(logDir, `${engineId}.log`);
     this.file = createWriteStream(this.path, { flags: 'a' });
-    this.keptLines = keptLines;
+    this.keptLines = options.keptLines ?? DEFAULT_KEPT_LINES;
+    this.secret = options.secret || null;
   }
 
   /** Copies a child's output stream into the file and the ring until it ends. */
   follow(stream: Readable): void {
-    stream.on('data', (chunk: Buffer) => {
+    stream.on('data', (raw: Buffer) => {
+      const chunk = this.masked(raw);
       this.file.write(chunk);
       this.keepLines(stream, chunk.toString('utf8'));
     });
@@ -59,6 +65,16 @@ export class EngineLog {
 
   async close(): Promise<void> {
     await new Promise<void>((resolve) => this.file.end(resolve));
+  }
+
+  /**
+   * The chunk with the secret replaced. latin1 maps bytes to characters one to one, so every
+   * other byte passes unchanged. (A secret split across two reads of the pipe is not caught;
+   * the pipe hands over up to 64 KiB at a time and the key is 32 characters.)
+   */
+  private masked(chunk: Buffer): Buffer {
+    if (this.secret === null || !chunk.includes(this.secret)) return chunk;
+    return Buffer.from(chunk.toString('latin1').replaceAll(this.secret, '***'), 'latin1');
   }
 
   private keepLines(stream: Readable, text: string): void {

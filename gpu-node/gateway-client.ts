@@ -2,10 +2,12 @@
  * The agent's side of the node protocol (src/protocol/node-api.ts): register with the node
  * token, heartbeat with the credential it returns, register again when the gateway has
  * forgotten the node, and keep trying with capped full-jitter backoff while it is unreachable.
+ * A registration refused for the token itself (unknown or revoked) ends the loop instead: no
+ * retry can fix it, and the agent stops with a message rather than knocking forever.
  * Logs changes (registered, lost, back), not every beat.
  */
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   type HeartbeatRequest,
   HeartbeatResponseSchema,
@@ -15,20 +17,13 @@ import {
   RegisterResponseSchema,
 } from '../src/protocol/node-api.ts';
 import { type BackoffPolicy, fullJitterDelay, sleep } from './backoff.ts';
-
-export class GatewayError extends Error {
-  /** HTTP status, or null when the gateway could not be reached at all. */
-  readonly status: number | null;
-  /** `error.code` from the gateway's OpenAI-shaped body, when it sent one. */
-  readonly code: string | null;
-
-  constructor(message: string, details: { status: number | null; code: string | null; cause?: unknown }) {
-    super(message, { cause: details.cause });
-    this.name = 'GatewayError';
-    this.status = details.status;
-    this.code = details.code;
-  }
-}
+import {
+  asGatewayError,
+  callGateway,
+  describeError,
+  type GatewayError,
+  isTokenRefusal,
+} from './gateway-http.ts';
 
 export interface GatewayClientTimings {
   retry: BackoffPolicy;
@@ -46,7 +41,14 @@ export interface GatewayClientOptions {
   timings?: Partial<GatewayClientTimings>;
   /** Called for every failed registration or heartbeat (for the failure counter). */
   failed?(error: GatewayError): void;
+  /** Called at every successful registration, with the node id and credential it brought. */
+  registered?(answer: RegisterResponse): void;
+  /** Called once when the gateway refuses the node token; the client has stopped trying. */
+  refused?(error: GatewayError): void;
 }
+
+/** Drain and deregister answer `{ ok: true, … }`; nothing else in them matters here. */
+const AcknowledgedSchema = z.looseObject({ ok: z.literal(true) });
 
 const DEFAULT_TIMINGS: GatewayClientTimings = {
   retry: { baseMs: 1_000, capMs: 30_000 },
@@ -96,13 +98,14 @@ export class GatewayClient {
   /** Asks the gateway to stop leasing this node's engines; in-flight requests still finish. */
   async drain(): Promise<void> {
     const credential = this.credential;
-    if (credential !== null) await this.post('/nodes/drain', credential, {});
+    if (credential !== null)
+      await this.post('/nodes/drain', credential, { body: {}, answer: AcknowledgedSchema });
   }
 
   async deregister(): Promise<void> {
     const credential = this.credential;
     if (credential === null) return;
-    await this.post('/nodes/deregister', credential, {});
+    await this.post('/nodes/deregister', credential, { body: {}, answer: AcknowledgedSchema });
     this.registered = null;
   }
 
@@ -128,10 +131,18 @@ export class GatewayClient {
           continue;
         }
         this.options.failed?.(failure);
+        if (this.registered === null && isTokenRefusal(failure)) {
+          this.logger.fatal(
+            { reason: describeError(failure), status: failure.status, code: failure.code },
+            'the gateway refused the node token; not retrying',
+          );
+          this.options.refused?.(failure);
+          return;
+        }
         const action = this.registered === null ? 'registration' : 'heartbeat';
         const reason = describeError(failure);
-        // A refused token or credential will not fix itself; say so louder than a network blip.
-        const refused = failure.status === 401 || failure.status === 403;
+        // A refused credential will not fix itself; say so louder than a network blip.
+        const refused = isTokenRefusal(failure);
         if (failures === 0)
           this.logger[refused ? 'error' : 'warn'](
             { reason, status: failure.status },
@@ -144,10 +155,13 @@ export class GatewayClient {
   }
 
   private async register(signal: AbortSignal): Promise<void> {
-    const body = await this.options.registration();
-    const text = await this.post('/nodes/register', this.options.nodeToken, body, signal);
-    const answer = parseAnswer('/nodes/register', text, RegisterResponseSchema);
+    const answer = await this.post('/nodes/register', this.options.nodeToken, {
+      body: await this.options.registration(),
+      answer: RegisterResponseSchema,
+      signal,
+    });
     this.registered = answer;
+    this.options.registered?.(answer);
     this.logger.info(
       { nodeId: answer.nodeId, heartbeatIntervalMs: answer.heartbeatIntervalMs },
       'registered with the gateway',
@@ -155,9 +169,11 @@ export class GatewayClient {
   }
 
   private async beat(credential: string, signal: AbortSignal): Promise<void> {
-    const body = await this.options.heartbeat();
-    const text = await this.post('/nodes/heartbeat', credential, body, signal);
-    const answer = parseAnswer('/nodes/heartbeat', text, HeartbeatResponseSchema);
+    const answer = await this.post('/nodes/heartbeat', credential, {
+      body: await this.options.heartbeat(),
+      answer: HeartbeatResponseSchema,
+      signal,
+    });
     if (answer.draining !== this.gatewaySaysDraining) {
       this.gatewaySaysDraining = answer.draining;
       this.logger.info({ draining: answer.draining }, 'gateway changed the node’s draining flag');
@@ -169,71 +185,12 @@ export class GatewayClient {
     return Math.min(suggested, this.timings.maxHeartbeatIntervalMs ?? suggested);
   }
 
-  /** POSTs JSON and returns the answer's text; throws GatewayError when unreachable or not 2xx. */
-  private async post(path: string, token: string, body: unknown, signal?: AbortSignal): Promise<string> {
-    const url = `${this.options.gatewayUrl.replace(/\/+$/, '')}${path}`;
-    const timeout = AbortSignal.timeout(this.timings.requestTimeoutMs);
-    let response: Response;
-    try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
-    } catch (cause) {
-      throw new GatewayError(`cannot reach the gateway at ${url}`, { status: null, code: null, cause });
-    }
-    const text = await response.text().catch(() => '');
-    if (!response.ok) {
-      const { message, code } = readErrorBody(text);
-      throw new GatewayError(`${path} answered ${response.status}: ${message ?? response.statusText}`, {
-        status: response.status,
-        code,
-      });
-    }
-    return text;
+  private post<T>(
+    path: string,
+    token: string,
+    request: { body: unknown; answer: z.ZodType<T>; signal?: AbortSignal },
+  ): Promise<T> {
+    const { gatewayUrl } = this.options;
+    return callGateway({ gatewayUrl, path, token, timeoutMs: this.timings.requestTimeoutMs, ...request });
   }
-}
-
-function parseAnswer<T>(path: string, text: string, schema: z.ZodType<T>): T {
-  const parsed = schema.safeParse(safeJson(text));
-  if (parsed.success) return parsed.data;
-  throw new GatewayError(`${path} answered with an unexpected body`, {
-    status: 200,
-    code: null,
-    cause: parsed.error,
-  });
-}
-
-function asGatewayError(error: unknown): GatewayError {
-  if (error instanceof GatewayError) return error;
-  return new GatewayError(error instanceof Error ? error.message : String(error), {
-    status: null,
-    code: null,
-    cause: error,
-  });
-}
-
-/** One line for the log: the message and its causes ("cannot reach …: fetch failed: connect ECONNREFUSED …"). */
-export function describeError(error: unknown): string {
-  const parts: string[] = [];
-  for (let current = error; current instanceof Error && parts.length < 5; current = current.cause)
-    parts.push(current.message);
-  return parts.length > 0 ? parts.join(': ') : String(error);
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-function readErrorBody(text: string): { message: string | null; code: string | null } {
-  const body = safeJson(text) as { error?: { message?: unknown; code?: unknown } } | undefined;
-  const message = typeof body?.error?.message === 'string' ? body.error.message : null;
-  const code = typeof body?.error?.code === 'string' ? body.error.code : null;
-  return { message, code };
 }

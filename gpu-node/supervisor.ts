@@ -96,7 +96,7 @@ export class EngineSupervisor {
     this.logger = options.logger.child({ engine: options.engine.id });
     this.hooks = options.hooks ?? {};
     this.baseUrl = engineBaseUrl(options.engine);
-    this.log = new EngineLog(options.logDir, options.engine.id);
+    this.log = new EngineLog(options.logDir, options.engine.id, { secret: this.apiKey });
   }
 
   get state(): EngineState {
@@ -201,12 +201,11 @@ export class EngineSupervisor {
     const child = spawn(command.command, command.args, {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      // The adapter's env already holds the engine's own variables and CUDA_VISIBLE_DEVICES.
+      // The adapter's env holds the engine's own variables, CUDA_VISIBLE_DEVICES and its API key.
       env: { ...process.env, ...command.env },
     });
     this.child = child;
     this.childClosed = new Promise((resolve) => child.once('close', () => resolve()));
-    const redacted = [command.command, ...command.args].join(' ').replaceAll(this.apiKey, '***');
     const gone = (description: string) => {
       this.log.note(description);
       this.logger[stop.aborted ? 'info' : 'warn']({ pid: child.pid }, `engine ${description}`);
@@ -222,7 +221,7 @@ export class EngineSupervisor {
     if (child.stdout) this.log.follow(child.stdout);
     if (child.stderr) this.log.follow(child.stderr);
     if (child.pid !== undefined) {
-      this.log.note(`started pid ${child.pid}: ${redacted}`);
+      this.log.note(`started pid ${child.pid}: ${[command.command, ...command.args].join(' ')}`);
       this.logger.info({ pid: child.pid }, 'engine process started');
     }
     return { signal: AbortSignal.any([exit.signal, stop]), pid: child.pid ?? null };

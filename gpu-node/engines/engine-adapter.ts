@@ -34,7 +34,9 @@ export interface EngineConfig {
 
 export interface LaunchCommand {
   command: string;
+  /** Never holds the API key: any local user can read a command line (`ps`). */
   args: string[];
+  /** Added to the agent's environment; the key travels here (/proc/<pid>/environ is owner-only). */
   env: Record<string, string>;
 }
 
@@ -42,6 +44,8 @@ export interface EngineAdapter {
   kind: EngineKind;
   /** The binary `gpu-node check` looks for on PATH. Null when nothing is launched. */
   binary: string | null;
+  /** For engines run by a Python interpreter (`binary`): the module it must be able to import. */
+  pythonModule?: string;
   /** Null for engines the agent does not launch (`external`). `apiKey` is the engine's own key. */
   launchCommand(engine: EngineConfig, apiKey: string): LaunchCommand | null;
   /** True when the engine answers health and lists the served model. */

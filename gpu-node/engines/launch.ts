@@ -1,7 +1,8 @@
 /**
  * What every launched engine's command has in common: the owner's `command` replaces only the
  * executable (a venv's `vllm`, another `python3`), the owner's `args` come after ours so they
- * can add any engine flag, and `gpus` pin the engine to its devices.
+ * can add any engine flag, `gpus` pin the engine to its devices, and the API key goes in the
+ * environment, never in the arguments.
  */
 import type { EngineConfig, LaunchCommand } from './engine-adapter.ts';
 
@@ -19,6 +20,16 @@ export function launchEnv(engine: EngineConfig): Record<string, string> {
   return { ...pinned, ...engine.env };
 }
 
-export function launchWith(engine: EngineConfig, executable: string, args: string[]): LaunchCommand {
-  return { command: engine.command ?? executable, args: [...args, ...engine.args], env: launchEnv(engine) };
+/** `keyEnv` names the variable the engine reads its API key from; it wins over the owner's `env`. */
+export function launchWith(
+  engine: EngineConfig,
+  executable: string,
+  args: string[],
+  keyEnv: Record<string, string>,
+): LaunchCommand {
+  return {
+    command: engine.command ?? executable,
+    args: [...args, ...engine.args],
+    env: { ...launchEnv(engine), ...keyEnv },
+  };
 }

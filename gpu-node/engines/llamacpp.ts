@@ -6,7 +6,8 @@
  * share then comes from GET /slots (on by default, `--no-slots` turns it off): tokens held in
  * each slot's cache over each slot's context.
  * Source: tools/server/server-task.cpp (`to_metrics`), server-context.cpp (slot `to_json`),
- * server-http.cpp (`public_endpoints`), tools/server/README.md.
+ * server-http.cpp (`public_endpoints`), tools/server/README.md. The API key goes in LLAMA_API_KEY,
+ * the environment variable behind `--api-key` (common/arg.cpp: `set_env("LLAMA_API_KEY")`).
  */
 import { z } from 'zod';
 import type { EngineLoad } from '../../src/protocol/node-api.ts';
@@ -65,21 +66,24 @@ export const llamacppAdapter: EngineAdapter = {
   kind: 'llamacpp',
   binary: 'llama-server',
   launchCommand(engine, apiKey) {
-    return launchWith(engine, 'llama-server', [
-      '-m',
-      engine.model,
-      '--host',
-      ENGINE_HOST,
-      '--port',
-      String(engine.port),
-      '--alias',
-      engine.servedModelName,
-      '--api-key',
-      apiKey,
-      '--metrics',
-      '-np',
-      String(engine.maxConcurrency),
-    ]);
+    return launchWith(
+      engine,
+      'llama-server',
+      [
+        '-m',
+        engine.model,
+        '--host',
+        ENGINE_HOST,
+        '--port',
+        String(engine.port),
+        '--alias',
+        engine.servedModelName,
+        '--metrics',
+        '-np',
+        String(engine.maxConcurrency),
+      ],
+      { LLAMA_API_KEY: apiKey },
+    );
   },
   probeReady: probeHealthAndModel,
   async scrapeLoad(baseUrl, apiKey, signal) {

@@ -5,11 +5,14 @@
  * that still needs it, add `--enable-metrics` to the engine's `args`.
  * Gauges carry `model_name` and `engine` (the data-parallel rank).
  * Source: lmdeploy/metrics/loggers.py, docs/en/advance/metrics.md, InternLM/lmdeploy PR #4108.
+ * Run as `python3 -m lmdeploy` (LMDeploy ≥ 0.2) so the key can be handed over inside Python:
+ * see python-launch.ts.
  */
 import type { EngineAdapter } from './engine-adapter.ts';
 import { probeHealthAndModel } from './engine-http.ts';
-import { ENGINE_HOST, launchWith } from './launch.ts';
+import { ENGINE_HOST } from './launch.ts';
 import { gaugeLoadScraper, type LoadMetricNames } from './load-metrics.ts';
+import { launchPythonWithKey } from './python-launch.ts';
 
 export const LMDEPLOY_LOAD_METRICS: LoadMetricNames = {
   running: 'lmdeploy:num_requests_running',
@@ -19,9 +22,10 @@ export const LMDEPLOY_LOAD_METRICS: LoadMetricNames = {
 
 export const lmdeployAdapter: EngineAdapter = {
   kind: 'lmdeploy',
-  binary: 'lmdeploy',
+  binary: 'python3',
+  pythonModule: 'lmdeploy',
   launchCommand(engine, apiKey) {
-    return launchWith(engine, 'lmdeploy', [
+    return launchPythonWithKey(engine, 'lmdeploy', { flag: '--api-keys', apiKey }, [
       'serve',
       'api_server',
       engine.model,
@@ -31,8 +35,6 @@ export const lmdeployAdapter: EngineAdapter = {
       String(engine.port),
       '--model-name',
       engine.servedModelName,
-      '--api-keys',
-      apiKey,
     ]);
   },
   probeReady: probeHealthAndModel,

@@ -1,8 +1,10 @@
 /**
- * A typed face for `parse-prometheus-text-format`, which ships no types. It parses the
- * Prometheus text exposition format (what every engine's /metrics serves) into metric families.
+ * A typed face for `parse-prometheus-text-format` (its module declaration is in
+ * parse-prometheus-text-format.d.ts beside this file). It parses the Prometheus text exposition
+ * format (what every engine's /metrics serves) into metric families. A static import, so the
+ * agent's bundle (gpu-node/build.ts) carries the parser inside it.
  */
-import { createRequire } from 'node:module';
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 
 export type MetricLabels = Record<string, string>;
 
@@ -28,14 +30,9 @@ export interface MetricFamily {
   metrics: Array<ScalarSample | DistributionSample>;
 }
 
-// The package is CommonJS whose module.exports is the parse function itself.
-const parsePrometheusTextFormat = createRequire(import.meta.url)('parse-prometheus-text-format') as (
-  text: string,
-) => MetricFamily[];
-
 /** Parses a /metrics page; throws the library's InvalidLineError on malformed lines. */
 export function parsePrometheusText(text: string): MetricFamily[] {
-  return parsePrometheusTextFormat(text);
+  return parsePrometheusTextFormat(text) as MetricFamily[];
 }
 
 /** A sample of one series, its value as a number. */

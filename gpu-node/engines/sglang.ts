@@ -5,11 +5,13 @@
  * With priority scheduling the gauges are also broken down by a `priority` label next to a
  * total whose `priority` is empty; only the total is read, or requests would count twice.
  * Source: python/sglang/srt/metrics/collector.py, docs/references/production_metrics.md.
+ * Its key is handed over inside Python (python-launch.ts), not on the command line.
  */
 import type { EngineAdapter } from './engine-adapter.ts';
 import { probeHealthAndModel } from './engine-http.ts';
-import { ENGINE_HOST, launchWith } from './launch.ts';
+import { ENGINE_HOST } from './launch.ts';
 import { gaugeLoadScraper, type LoadMetricNames, type SeriesFilter } from './load-metrics.ts';
+import { launchPythonWithKey } from './python-launch.ts';
 
 export const SGLANG_LOAD_METRICS: LoadMetricNames = {
   running: 'sglang:num_running_reqs',
@@ -22,10 +24,9 @@ export const sglangTotalsOnly: SeriesFilter = (labels) => !labels.priority;
 export const sglangAdapter: EngineAdapter = {
   kind: 'sglang',
   binary: 'python3',
+  pythonModule: 'sglang',
   launchCommand(engine, apiKey) {
-    return launchWith(engine, 'python3', [
-      '-m',
-      'sglang.launch_server',
+    return launchPythonWithKey(engine, 'sglang.launch_server', { flag: '--api-key', apiKey }, [
       '--model-path',
       engine.model,
       '--host',
@@ -34,8 +35,6 @@ export const sglangAdapter: EngineAdapter = {
       String(engine.port),
       '--served-model-name',
       engine.servedModelName,
-      '--api-key',
-      apiKey,
       '--enable-metrics',
     ]);
   },

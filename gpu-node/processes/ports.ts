@@ -26,3 +26,15 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
+
+/**
+ * Null when `host:port` could be listened on now, else the reason (`EADDRINUSE`, `EACCES`, …).
+ * `exclusive`, so a port a cluster worker of ours would share still counts as taken.
+ */
+export function bindProblem(host: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(null)));
+  });
+}

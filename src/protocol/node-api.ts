@@ -4,6 +4,9 @@
  *
  * Agent → gateway (`/nodes/*`):
  *   POST /nodes/register    Authorization: Bearer <node token>       body RegisterRequest  → RegisterResponse
+ *   POST /nodes/register/dry-run  <node token>  body RegisterRequest → DryRunResponse  (`gpu-node check`:
+ *                           the token and the body are verified exactly as for a registration; nothing is stored)
+ *   GET  /nodes/self        Authorization: Bearer <node credential>  → NodeStatusResponse (`gpu-node status`)
  *   POST /nodes/heartbeat   Authorization: Bearer <node credential>  body HeartbeatRequest → HeartbeatResponse
  *   POST /nodes/drain       Authorization: Bearer <node credential>  (no new leases; in-flight ones finish)
  *   POST /nodes/deregister  Authorization: Bearer <node credential>  (forget the node now)
@@ -103,3 +106,40 @@ export type HeartbeatResponse = z.infer<typeof HeartbeatResponseSchema>;
 
 /** The code a heartbeat gets when the gateway has no record of the node. */
 export const NODE_UNKNOWN_CODE = 'node_unknown';
+
+/**
+ * What `POST /nodes/register/dry-run` answers when a registration with the same token and body
+ * would succeed. `sameName` is a node already registered under this token with this name: the
+ * registration would replace it (an agent restart, or two machines sharing one name).
+ */
+export const DryRunResponseSchema = z.object({
+  ok: z.literal(true),
+  heartbeatIntervalMs: z.number().int().positive(),
+  sameName: z
+    .object({ nodeId: z.string(), status: z.enum(['healthy', 'unhealthy']), lastSeenAt: z.number() })
+    .nullable(),
+});
+export type DryRunResponse = z.infer<typeof DryRunResponseSchema>;
+
+/** One engine of `GET /nodes/self`: its last report, and whether the model's pool routes to it now. */
+export const NodeStatusEngineSchema = EngineReportSchema.extend({
+  /** The pool would lease this engine now: node healthy and not draining, engine ready. */
+  routable: z.boolean(),
+  /** Requests the pool has leased to this engine and not yet had back. */
+  inflight: z.number().int().nonnegative(),
+});
+
+/** What the gateway holds about the calling node (`gpu-node status`). Times are epoch ms. */
+export const NodeStatusResponseSchema = z.object({
+  nodeId: z.string(),
+  name: z.string(),
+  url: z.string(),
+  agentVersion: z.string(),
+  registeredAt: z.number(),
+  lastSeenAt: z.number(),
+  status: z.enum(['healthy', 'unhealthy']),
+  draining: z.boolean(),
+  engines: z.array(NodeStatusEngineSchema),
+  gpus: z.array(GpuStatSchema),
+});
+export type NodeStatusResponse = z.infer<typeof NodeStatusResponseSchema>;

@@ -92,7 +92,10 @@ describe('checkNode', () => {
       { level: 'error', message: 'engine org-a: python3 is not on PATH' },
       { level: 'error', message: `engine org-b: ${join(dir, 'placeholder')} is not an executable file` },
       { level: 'error', message: 'engine org-c: GPU 3 not present' },
-      { level: 'error', message: `port ${taken} for engine org-b cannot be bound (EADDRINUSE)` },
+      {
+        level: 'error',
+        message: `port ${taken} for engine org-b (engines[1].port) is not free (EADDRINUSE): another process listens there`,
+      },
     ]);
   });
 
@@ -106,6 +109,56 @@ describe('checkNode', () => {
       { level: 'warn', message: 'nvidia-smi not found: no GPU figures in heartbeats' },
       { level: 'warn', message: 'engine sim: cannot verify GPUs 0' },
     ]);
+  });
+});
+
+describe('checkNode, Python engines and the metrics port', () => {
+  it('reports a python3 that cannot import the engine it should run, and passes one that can', async () => {
+    const pythons = join(dir, 'pythons');
+    await mkdir(pythons);
+    // Stand-ins answering the import probe: exit 0 (found) or 3 (not found), as find_spec makes it.
+    for (const [name, code] of [
+      ['with-sglang', 0],
+      ['bare', 3],
+    ] as const) {
+      await writeFile(join(pythons, name), `#!/bin/sh\nexit ${code}\n`);
+      await chmod(join(pythons, name), 0o755);
+    }
+    const config = await configWith([
+      {
+        kind: 'sglang',
+        id: 'good',
+        model: 'a',
+        port: await freePort(),
+        command: join(pythons, 'with-sglang'),
+      },
+      { kind: 'lmdeploy', id: 'bad', model: 'b', port: await freePort(), command: join(pythons, 'bare') },
+    ]);
+    const report = await checkNode(config, { path: binDir, nvidiaSmi: smi });
+    expect(report.lines).toEqual(
+      expect.arrayContaining([
+        { level: 'ok', message: `engine good: sglang runs ${join(pythons, 'with-sglang')}` },
+        {
+          level: 'error',
+          message: `engine bad: ${join(pythons, 'bare')} cannot import lmdeploy; set command to the python3 that has it`,
+        },
+      ]),
+    );
+  });
+
+  it('checks the metrics port when told where metrics listen', async () => {
+    const taken = await holdPort();
+    const config = await configWith([{ kind: 'sim', id: 'sim', model: 's', port: await freePort() }]);
+    const report = await checkNode(config, {
+      path: binDir,
+      nvidiaSmi: smi,
+      metricsListen: { host: '127.0.0.1', port: taken },
+    });
+    expect(report.ok).toBe(false);
+    expect(report.lines).toContainEqual({
+      level: 'error',
+      message: `port ${taken} for the agent's metrics (--metrics-listen) is not free (EADDRINUSE): another process listens there`,
+    });
   });
 });
 

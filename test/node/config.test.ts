@@ -73,6 +73,7 @@ describe('loadAgentConfig', () => {
       },
       drainTimeoutMs: 60_000,
       logDir: join(dir, 'gpu-node-logs'),
+      stateFile: join(dir, 'gpu-node.state.json'),
       engines: [
         {
           id: 'Qwen-Qwen2.5-7B-Instruct',

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CLI_PATH } from '../../gpu-node/cli-path.ts';
 import type { EngineConfig } from '../../gpu-node/engines/engine-adapter.ts';
 import { EngineScrapeError } from '../../gpu-node/engines/engine-http.ts';
 import { adapterFor, engineBaseUrl } from '../../gpu-node/engines/index.ts';
 import { kvShareFromSlots } from '../../gpu-node/engines/llamacpp.ts';
 import { LMDEPLOY_LOAD_METRICS } from '../../gpu-node/engines/lmdeploy.ts';
 import { parseMetricsPage, readLoad } from '../../gpu-node/engines/load-metrics.ts';
+import { PYTHON_KEY_ENV } from '../../gpu-node/engines/python-launch.ts';
 import { SGLANG_LOAD_METRICS, sglangTotalsOnly } from '../../gpu-node/engines/sglang.ts';
-import { SIM_MAIN_PATH } from '../../gpu-node/engines/sim.ts';
 import { VLLM_LOAD_METRICS } from '../../gpu-node/engines/vllm.ts';
 
 function fixture(name: string): string {
@@ -123,7 +124,7 @@ describe('reading load from recorded /metrics pages', () => {
 });
 
 describe('launch commands', () => {
-  it('runs vllm serve on loopback with the served name and the engine key', () => {
+  it('runs vllm serve on loopback with the served name, its key in VLLM_API_KEY', () => {
     expect(adapterFor('vllm').launchCommand(engine({}), 'k-1')).toEqual({
       command: 'vllm',
       args: [
@@ -135,56 +136,50 @@ describe('launch commands', () => {
         '8001',
         '--served-model-name',
         'qwen-7b',
-        '--api-key',
-        'k-1',
       ],
-      env: {},
+      env: { VLLM_API_KEY: 'k-1' },
     });
   });
 
-  it('runs SGLang through python3 -m with metrics enabled', () => {
-    expect(adapterFor('sglang').launchCommand(engine({ kind: 'sglang' }), 'k-1')).toEqual({
-      command: 'python3',
-      args: [
-        '-m',
-        'sglang.launch_server',
-        '--model-path',
-        'Qwen/Qwen2.5-7B-Instruct',
-        '--host',
-        '127.0.0.1',
-        '--port',
-        '8001',
-        '--served-model-name',
-        'qwen-7b',
-        '--api-key',
-        'k-1',
-        '--enable-metrics',
-      ],
-      env: {},
-    });
+  it('runs SGLang through python3 with metrics enabled, its key appended inside Python', () => {
+    const command = adapterFor('sglang').launchCommand(engine({ kind: 'sglang' }), 'k-1')!;
+    expect(command.command).toBe('python3');
+    expect(command.args.slice(2)).toEqual([
+      '--model-path',
+      'Qwen/Qwen2.5-7B-Instruct',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '8001',
+      '--served-model-name',
+      'qwen-7b',
+      '--enable-metrics',
+    ]);
+    expect(command.args.slice(0, 2)).toEqual(['-c', expect.stringContaining('"sglang.launch_server"')]);
+    expect(command.args[1]).toContain('"--api-key"');
+    expect(command.env).toEqual({ [PYTHON_KEY_ENV]: 'k-1' });
   });
 
-  it('runs lmdeploy serve api_server with its own flag names and no metrics flag', () => {
-    expect(adapterFor('lmdeploy').launchCommand(engine({ kind: 'lmdeploy' }), 'k-1')).toEqual({
-      command: 'lmdeploy',
-      args: [
-        'serve',
-        'api_server',
-        'Qwen/Qwen2.5-7B-Instruct',
-        '--server-name',
-        '127.0.0.1',
-        '--server-port',
-        '8001',
-        '--model-name',
-        'qwen-7b',
-        '--api-keys',
-        'k-1',
-      ],
-      env: {},
-    });
+  it('runs LMDeploy as python3 -m lmdeploy serve api_server, its keys appended inside Python', () => {
+    const command = adapterFor('lmdeploy').launchCommand(engine({ kind: 'lmdeploy' }), 'k-1')!;
+    expect(command.command).toBe('python3');
+    expect(command.args.slice(2)).toEqual([
+      'serve',
+      'api_server',
+      'Qwen/Qwen2.5-7B-Instruct',
+      '--server-name',
+      '127.0.0.1',
+      '--server-port',
+      '8001',
+      '--model-name',
+      'qwen-7b',
+    ]);
+    expect(command.args[1]).toContain('runpy.run_module("lmdeploy"');
+    expect(command.args[1]).toContain('"--api-keys"');
+    expect(command.env).toEqual({ [PYTHON_KEY_ENV]: 'k-1' });
   });
 
-  it('runs llama-server with metrics and one slot per concurrent request', () => {
+  it('runs llama-server with metrics and one slot per concurrent request, its key in LLAMA_API_KEY', () => {
     const llama = engine({ kind: 'llamacpp', model: '/models/q.gguf', maxConcurrency: 4 });
     expect(adapterFor('llamacpp').launchCommand(llama, 'k-1')).toEqual({
       command: 'llama-server',
@@ -197,43 +192,47 @@ describe('launch commands', () => {
         '8001',
         '--alias',
         'qwen-7b',
-        '--api-key',
-        'k-1',
         '--metrics',
         '-np',
         '4',
       ],
-      env: {},
+      env: { LLAMA_API_KEY: 'k-1' },
     });
   });
 
-  it("runs the simulator on the agent's node with its engine id and maxConcurrency batch slots", () => {
+  it("runs the simulator as `gpu-node sim` on the agent's node, with its engine id, batch slots and key", () => {
     expect(adapterFor('sim').launchCommand(engine({ kind: 'sim', id: 'sim-a', port: 8009 }), 'k-1')).toEqual({
       command: process.execPath,
       args: [
-        SIM_MAIN_PATH,
+        CLI_PATH,
+        'sim',
         '--port',
         '8009',
         '--served-model-name',
         'qwen-7b',
-        '--api-key',
-        'k-1',
         '--engine-id',
         'sim-a',
         '--max-batch',
         '256',
       ],
-      env: {},
+      env: { VLLM_API_KEY: 'k-1' },
     });
-    expect(SIM_MAIN_PATH).toMatch(/\/gpu-node\/sim\/main\.ts$/);
+    expect(CLI_PATH).toMatch(/\/gpu-node\/bin\/gpu-node\.js$/);
   });
 
-  it('appends args, replaces only the executable with command, and pins gpus before env', () => {
+  it('never puts the key in the arguments, whatever the kind', () => {
+    for (const kind of ['vllm', 'sglang', 'lmdeploy', 'llamacpp', 'sim'] as const) {
+      const command = adapterFor(kind).launchCommand(engine({ kind }), 'secret-key-1')!;
+      expect([command.command, ...command.args].join(' ')).not.toContain('secret-key-1');
+    }
+  });
+
+  it('appends args, replaces only the executable with command, pins gpus before env, and keeps the key last', () => {
     const custom = engine({
       command: '/opt/venv/bin/vllm',
       args: ['--max-model-len', '8192'],
       gpus: [2, 3],
-      env: { HF_HOME: '/data/hf' },
+      env: { HF_HOME: '/data/hf', VLLM_API_KEY: 'the owner cannot set this' },
     });
     expect(adapterFor('vllm').launchCommand(custom, 'k-1')).toEqual({
       command: '/opt/venv/bin/vllm',
@@ -246,15 +245,16 @@ describe('launch commands', () => {
         '8001',
         '--served-model-name',
         'qwen-7b',
-        '--api-key',
-        'k-1',
         '--max-model-len',
         '8192',
       ],
-      env: { CUDA_VISIBLE_DEVICES: '2,3', HF_HOME: '/data/hf' },
+      env: { CUDA_VISIBLE_DEVICES: '2,3', HF_HOME: '/data/hf', VLLM_API_KEY: 'k-1' },
     });
     const handPinned = engine({ gpus: [0], env: { CUDA_VISIBLE_DEVICES: '1' } });
-    expect(adapterFor('vllm').launchCommand(handPinned, 'k')?.env).toEqual({ CUDA_VISIBLE_DEVICES: '1' });
+    expect(adapterFor('vllm').launchCommand(handPinned, 'k')?.env).toEqual({
+      CUDA_VISIBLE_DEVICES: '1',
+      VLLM_API_KEY: 'k',
+    });
   });
 
   it('launches nothing for an external engine and reaches it at its url or loopback port', () => {
@@ -266,10 +266,10 @@ describe('launch commands', () => {
     expect(engineBaseUrl(engine({ port: 8001 }))).toBe('http://127.0.0.1:8001');
   });
 
-  it('names the binary gpu-node check looks for', () => {
+  it('names the binary gpu-node check looks for, and the module its Python must import', () => {
     expect(adapterFor('vllm').binary).toBe('vllm');
-    expect(adapterFor('sglang').binary).toBe('python3');
-    expect(adapterFor('lmdeploy').binary).toBe('lmdeploy');
+    expect(adapterFor('sglang')).toMatchObject({ binary: 'python3', pythonModule: 'sglang' });
+    expect(adapterFor('lmdeploy')).toMatchObject({ binary: 'python3', pythonModule: 'lmdeploy' });
     expect(adapterFor('llamacpp').binary).toBe('llama-server');
     expect(adapterFor('sim').binary).toBe(process.execPath);
   });

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { GatewayClient, type GatewayError } from '../../gpu-node/gateway-client.ts';
+import { GatewayClient } from '../../gpu-node/gateway-client.ts';
+import type { GatewayError } from '../../gpu-node/gateway-http.ts';
 import { FakeGateway } from '../support/fake-gateway.ts';
 import { silentLogger } from '../support/throwaway-engine.ts';
 import { waitFor } from '../support/wait-for.ts';

@@ -204,6 +204,14 @@ export class NodeRegistry extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + this.checkEveryMs());
     }
   }
+
+  /** The calling node's own record (`GET /nodes/self`), authenticated by its credential. */
+  async viewOwnNode(nodeId: string, credential: string): Promise<NodeCall<NodeView>> {
+    const node = await this.authenticated(nodeId, credential);
+    if (!node) return { ok: false, reason: 'node_unknown' };
+    const { credential: _secret, ...view } = node;
+    return { ok: true, value: view };
+  }
 }
 
 function isAvailable(node: NodeRecord, engine: EngineReport): boolean {
@@ -225,5 +233,7 @@ function toPoolEngine(node: NodeRecord, engine: EngineReport): PoolEngine {
     waiting: engine.load?.waiting ?? 0,
     kvCacheUsage: engine.load?.kvCacheUsage ?? 0,
     maxConcurrency: engine.maxConcurrency,
+    // The figures are as old as the heartbeat that carried them; none yet is unknown, not idle.
+    reportedAt: engine.load ? node.lastSeenAt : null,
   };
 }

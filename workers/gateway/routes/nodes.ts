@@ -1,21 +1,23 @@
 /**
- * The node API the GPU agents call (contract in src/protocol/node-api.ts). Registration takes
- * a node token; everything after it takes the node credential issued at registration. API
- * keys open nothing here.
+ * The node API the GPU agents call (contract in src/protocol/node-api.ts). Registration (and its
+ * dry run, for `gpu-node check`) takes a node token; everything after it takes the node
+ * credential issued at registration. API keys open nothing here.
  */
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { readJsonBody } from '../dispatch/read-json.ts';
-import type { AppEnv } from '../config.ts';
+import { gatewayConfig, type AppEnv } from '../config.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
 import { nodeCredentialAuth } from '../middleware/node-credential-auth.ts';
 import { nodeTokenAuth } from '../middleware/node-token-auth.ts';
 import {
+  type DryRunResponse,
   HeartbeatRequestSchema,
   NODE_UNKNOWN_CODE,
+  type NodeStatusResponse,
   RegisterRequestSchema,
 } from '../../../src/protocol/node-api.ts';
-import { registry } from '../../objects/stubs.ts';
+import { modelPool, registry } from '../../objects/stubs.ts';
 import type { NodeCall } from '../../objects/node-registry.ts';
 
 const MAX_NODE_REPORT_BYTES = 256 * 1024;
@@ -26,6 +28,42 @@ nodeRoutes.post('/nodes/register', nodeTokenAuth(), async function registerNode(
   const { fields } = await readNodeReport(c, RegisterRequestSchema);
   const registered = await registry(c.env).register({ tokenId: c.get('nodeToken').id, ...fields });
   return c.json(registered, 201);
+});
+
+/**
+ * Everything a registration checks (the token, the body), without registering: an owner's
+ * `gpu-node check` learns that `start` will be accepted before it starts anything.
+ */
+nodeRoutes.post('/nodes/register/dry-run', nodeTokenAuth(), async function dryRunRegistration(c) {
+  const { fields } = await readNodeReport(c, RegisterRequestSchema);
+  const tokenId = c.get('nodeToken').id;
+  const same = (await registry(c.env).listNodes()).find(
+    (node) => node.tokenId === tokenId && node.name === fields.name,
+  );
+  return c.json({
+    ok: true,
+    heartbeatIntervalMs: gatewayConfig(c.env).heartbeatIntervalMs,
+    sameName: same ? { nodeId: same.id, status: same.status, lastSeenAt: same.lastSeenAt } : null,
+  } satisfies DryRunResponse);
+});
+
+/** The node's own record and whether each engine is routed to now, for `gpu-node status`. */
+nodeRoutes.get('/nodes/self', nodeCredentialAuth(), async function showOwnNode(c) {
+  const { id, credential } = c.get('node');
+  const { tokenId: _token, ...node } = known(await registry(c.env).viewOwnNode(id, credential));
+  const models = [...new Set(node.engines.map((engine) => engine.model))];
+  const pooled = (await Promise.all(models.map((model) => modelPool(c.env, model).snapshot())))
+    .flat()
+    .filter((engine) => engine.nodeId === node.id);
+  const { id: nodeId, engines, ...rest } = node;
+  return c.json({
+    nodeId,
+    ...rest,
+    engines: engines.map((engine) => {
+      const inPool = pooled.find((candidate) => candidate.engineId === engine.id);
+      return { ...engine, routable: inPool?.available ?? false, inflight: inPool?.inflight ?? 0 };
+    }),
+  } satisfies NodeStatusResponse);
 });
 
 nodeRoutes.post('/nodes/heartbeat', nodeCredentialAuth(), async function recordHeartbeat(c) {
