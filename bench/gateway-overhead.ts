@@ -158,7 +158,7 @@ async function startGateway(
   const wranglerToml = fs.readFileSync(path.join(root, 'wrangler.toml'), 'utf8');
   const bundle = await bundleWorker(root, path.join(dir, 'bundle'), parseWranglerToml(wranglerToml).main);
   const adminToken = `adm_${crypto.randomBytes(24).toString('base64url')}`;
-  const env = { ...process.env, ADMIN_TOKEN: adminToken };
+  const env = { ALLOW_PRIVATE_NODE_URLS: 'true', ...process.env, ADMIN_TOKEN: adminToken };
   const workerd = await serveGateway({
     wranglerToml,
     bundle,

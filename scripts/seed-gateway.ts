@@ -14,7 +14,8 @@ const ModelListSchema = z.object({ data: z.array(z.object({ id: z.string() })) }
 
 export const DEMO_TENANT_REQUEST = { name: 'demo' };
 export const DEMO_KEY_REQUEST = { name: 'demo' };
-export const NODE_TOKEN_REQUEST = { name: 'local-node' };
+/** The local agent's token: this machine's own simulators, whatever models they are given. */
+export const NODE_TOKEN_REQUEST = { name: 'local-node', owner: 'local', models: ['*'] };
 
 export async function waitForHealthy(gatewayUrl: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -13,7 +13,7 @@ import { CHAT_MODEL, startLocalAgent } from './local-agent.ts';
 import { readDevVars, readState, resolveAdminToken, writeState } from './local-state.ts';
 import { ensureSeeded, waitForHealthy } from './seed-gateway.ts';
 import { StartError } from './start-error.ts';
-import { printSummary } from './start-summary.ts';
+import { mintSignInLink, printSummary } from './start-summary.ts';
 import { createSupervisor } from './supervisor.ts';
 import { serveGateway } from './serve-gateway.ts';
 import { parseWranglerToml } from './workerd-config.ts';
@@ -86,7 +86,13 @@ async function main(): Promise<void> {
   const admin = resolveAdminToken(process.env, devVars, readState(files.state), shown(files.state));
   writeState(files.state, admin.state);
   // .dev.vars entries override [vars] as under wrangler dev; the environment overrides both.
-  const env: NodeJS.ProcessEnv = { ...devVars, ...process.env, ADMIN_TOKEN: admin.token };
+  // Nodes here are on loopback: allowed explicitly, as a deployed gateway would refuse them.
+  const env: NodeJS.ProcessEnv = {
+    ALLOW_PRIVATE_NODE_URLS: 'true',
+    ...devVars,
+    ...process.env,
+    ADMIN_TOKEN: admin.token,
+  };
   const extraSecrets = Object.keys(devVars).filter((name) => !(name in toml.vars));
   const missing = toml.secrets.required.filter((name) => !env[name]);
   if (missing.length > 0) {
@@ -139,6 +145,7 @@ async function main(): Promise<void> {
       });
   printSummary({
     gatewayUrl,
+    signInLink: await mintSignInLink(gatewayUrl, admin.token),
     demoKey: seed.state.demoKey.key,
     adminTokenSource: admin.source,
     agentUrl,

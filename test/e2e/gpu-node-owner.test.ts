@@ -48,7 +48,7 @@ async function admin(method: string, path: string, body?: unknown): Promise<Resp
 }
 
 async function nodeToken(name: string): Promise<{ id: string; token: string }> {
-  const res = await admin('POST', '/node-tokens', { name });
+  const res = await admin('POST', '/node-tokens', { name, models: ['*'] });
   expect(res.status).toBe(201);
   return (await res.json()) as { id: string; token: string };
 }

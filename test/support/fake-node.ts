@@ -14,6 +14,7 @@
  *   hold / hold-*  JSON like `ok`, but only once POST /__release?model=<model> is called (or
  *                  after 15 s): requests that stay in flight for as long as a test wants
  *   silent         never answers at all
+ *   redirect       302 to /__log (a gateway that follows redirects would fetch it)
  *   agent401       the node agent's own refusal: 401 invalid_node_credential
  *   agent404       the node agent's own refusal: 404 engine_not_found
  *   agent503       the node agent's own refusal: 503 node_draining with retry-after
@@ -123,6 +124,11 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
   const parsed = parseJson(req, body);
   const engine = entry.engine;
   if (engine === 'silent') return;
+  if (engine === 'redirect') {
+    // Points the gateway at the fake node's own log: a gateway that followed would serve it.
+    res.writeHead(302, { location: '/__log' });
+    return void res.end();
+  }
   if (engine === 'agent401') {
     return sendOpenAIError(res, 401, 'invalid_node_credential', 'Missing or wrong node credential.');
   }

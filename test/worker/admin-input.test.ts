@@ -221,7 +221,7 @@ describe('bad admin input', () => {
       'a node token with an unknown field',
       'POST',
       () => '/admin/api/node-tokens',
-      { name: 't', secret: 'x' },
+      { name: 't', models: ['*'], secret: 'x' },
       'secret',
     ],
   ];

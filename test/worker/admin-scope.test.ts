@@ -3,7 +3,7 @@
  * Another tenant's objects answer 404, exactly as ids that do not exist (so ids cannot be
  * probed); the operator's routes answer 403; the audit log shows the tenant its own entries.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN,
   adminJson,
@@ -12,7 +12,7 @@ import {
   createTenant,
   engine,
   errorOf,
-  registerNode,
+  registerLiveNode,
   uniqueModel,
 } from './helpers.ts';
 
@@ -26,12 +26,16 @@ interface World {
 }
 
 let world: World;
+/** The node heartbeats throughout: the test config marks a silent node unhealthy after 1 s. */
+let live: { stop: () => Promise<void> };
+
+afterAll(() => live.stop());
 
 beforeAll(async () => {
   const tenantA = await createTenant('tenant-a');
   const tenantB = await createTenant('tenant-b');
   const model = uniqueModel('scope');
-  await registerNode([engine('ok', model)]);
+  live = await registerLiveNode([engine('ok', model)]);
   world = {
     tenantA,
     tenantB,
@@ -125,7 +129,7 @@ describe('a tenant admin key and another tenant', () => {
       ['POST', '/admin/api/tenants', { name: 'new' }],
       ['DELETE', `/admin/api/tenants/${world.tenantB}`],
       ['DELETE', `/admin/api/tenants/${world.tenantA}`],
-      ['POST', '/admin/api/node-tokens', { name: 'n' }],
+      ['POST', '/admin/api/node-tokens', { name: 'n', models: ['*'] }],
       ['GET', '/admin/api/node-tokens'],
       ['DELETE', '/admin/api/node-tokens/abcdefabcdef'],
       ['GET', '/admin/api/nodes'],

@@ -102,25 +102,6 @@ describe('node registry and /v1/models', () => {
     expect((await chat(key, { model })).status).toBe(503);
     expect(await listedModels(key)).not.toContain(model);
   });
-
-  it('replaces the old record when the same node registers again', async () => {
-    const token = await createNodeToken();
-    const model = uniqueModel('rereg');
-    const register = () =>
-      call('/nodes/register', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({
-          name: 'same-node',
-          url: 'http://127.0.0.1:1',
-          engines: [engine('ok', model)],
-        }),
-      });
-    await register();
-    await register();
-    const nodes = (await registry().listNodes()).filter((n) => n.engines.some((e) => e.model === model));
-    expect(nodes).toHaveLength(1);
-  });
 });
 
 describe('the node API accepts only node credentials', () => {

@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 
+import { ROUTING_POLICIES, type RoutingPolicy } from '../../src/routing/policies.ts';
+import type { NodeScope } from '../../src/nodes/node-scope.ts';
 import type { AdminCaller } from './middleware/admin-auth.ts';
 
 export interface AuthenticatedKey {
@@ -19,7 +21,7 @@ export type AppEnv = {
     /** The key's model allow-list; null: every model. */
     allowedModels: string[] | null;
     node: { id: string; credential: string };
-    nodeToken: { id: string };
+    nodeToken: { id: string; scope: NodeScope };
     admin: AdminCaller;
   };
 };
@@ -39,6 +41,8 @@ const GatewayConfigSchema = z.object({
   DEFAULT_COMPLETION_TOKENS: z.coerce.number().int().positive(),
   USAGE_FLUSH_MS: millis,
   USAGE_RETENTION_DAYS: z.coerce.number().int().positive(),
+  ROUTING_POLICY: z.enum(ROUTING_POLICIES),
+  ALLOW_PRIVATE_NODE_URLS: z.enum(['true', 'false']).default('false'),
 });
 
 export interface GatewayConfig {
@@ -56,6 +60,10 @@ export interface GatewayConfig {
   defaultCompletionTokens: number;
   usageFlushMs: number;
   usageRetentionDays: number;
+  /** The routing policy of pools that have none of their own (`PUT /admin/api/pools/{model}/policy`). */
+  routingPolicy: RoutingPolicy;
+  /** Nodes may register loopback and private-network URLs (self-hosting on a LAN, `npm start`). */
+  allowPrivateNodeUrls: boolean;
 }
 
 let cached: { source: Env; config: GatewayConfig } | undefined;
@@ -80,6 +88,8 @@ export function gatewayConfig(env: Env): GatewayConfig {
     defaultCompletionTokens: v.DEFAULT_COMPLETION_TOKENS,
     usageFlushMs: v.USAGE_FLUSH_MS,
     usageRetentionDays: v.USAGE_RETENTION_DAYS,
+    routingPolicy: v.ROUTING_POLICY,
+    allowPrivateNodeUrls: v.ALLOW_PRIVATE_NODE_URLS === 'true',
   };
   cached = { source: env, config };
   return config;

@@ -7,6 +7,7 @@ import { DurableObject } from 'cloudflare:workers';
 import { digestsEqual, formatCredential, randomToken, sha256Hex, signedId } from '../../src/credentials.ts';
 import type { KeyKind, KeyRecord, KeyView, TenantDefaults } from '../../src/keys/key-record.ts';
 import type { Limits } from '../../src/limits/limits.ts';
+import type { NodeScope } from '../../src/nodes/node-scope.ts';
 import { apiKey } from './stubs.ts';
 
 export interface Tenant {
@@ -25,7 +26,7 @@ export interface NewKey {
   expiresAt: number | null;
 }
 
-export interface NodeTokenSummary {
+export interface NodeTokenSummary extends NodeScope {
   id: string;
   object: 'node_token';
   name: string;
@@ -67,6 +68,9 @@ export class Directory extends DurableObject<Env> {
       const columns = ctx.storage.sql.exec<{ name: string }>('PRAGMA table_info(node_tokens)').toArray();
       if (!columns.some((c) => c.name === 'revoked_at')) {
         ctx.storage.sql.exec('ALTER TABLE node_tokens ADD COLUMN revoked_at INTEGER');
+      }
+      if (!columns.some((c) => c.name === 'scope')) {
+        ctx.storage.sql.exec('ALTER TABLE node_tokens ADD COLUMN scope TEXT');
       }
     });
   }
@@ -198,36 +202,46 @@ export class Directory extends DurableObject<Env> {
       .map((row) => row.id);
   }
 
-  async createNodeToken(input: { name: string }): Promise<{ summary: NodeTokenSummary; token: string }> {
+  async createNodeToken(input: {
+    name: string;
+    scope: NodeScope;
+  }): Promise<{ summary: NodeTokenSummary; token: string }> {
     const id = randomToken(8);
     const secret = randomToken(SECRET_BYTES);
     const summary: NodeTokenSummary = {
       id,
       object: 'node_token',
       name: input.name,
+      ...input.scope,
       createdAt: Date.now(),
       revokedAt: null,
     };
     this.ctx.storage.sql.exec(
-      'INSERT INTO node_tokens (id, name, secret_hash, created_at) VALUES (?, ?, ?, ?)',
+      'INSERT INTO node_tokens (id, name, secret_hash, created_at, scope) VALUES (?, ?, ?, ?, ?)',
       id,
       input.name,
       await sha256Hex(secret),
       summary.createdAt,
+      JSON.stringify(input.scope),
     );
     return { summary, token: formatCredential('nodeToken', id, secret) };
   }
 
   listNodeTokens(): NodeTokenSummary[] {
     return this.ctx.storage.sql
-      .exec<{ id: string; name: string; created_at: number; revoked_at: number | null }>(
-        'SELECT id, name, created_at, revoked_at FROM node_tokens ORDER BY created_at',
-      )
+      .exec<{
+        id: string;
+        name: string;
+        created_at: number;
+        revoked_at: number | null;
+        scope: string | null;
+      }>('SELECT id, name, created_at, revoked_at, scope FROM node_tokens ORDER BY created_at')
       .toArray()
       .map((r) => ({
         id: r.id,
         object: 'node_token',
         name: r.name,
+        ...scopeOf(r.scope),
         createdAt: r.created_at,
         revokedAt: r.revoked_at,
       }));
@@ -245,14 +259,15 @@ export class Directory extends DurableObject<Env> {
     return rows.length > 0 || this.listNodeTokens().some((t) => t.id === id);
   }
 
-  verifyNodeToken(id: string, secretHash: string): boolean {
+  /** The scope of a live node token whose secret hashes to `secretHash`, or null. */
+  verifyNodeToken(id: string, secretHash: string): NodeScope | null {
     const row = this.ctx.storage.sql
-      .exec<{ secret_hash: string }>(
-        'SELECT secret_hash FROM node_tokens WHERE id = ? AND revoked_at IS NULL',
+      .exec<{ secret_hash: string; scope: string | null }>(
+        'SELECT secret_hash, scope FROM node_tokens WHERE id = ? AND revoked_at IS NULL',
         id,
       )
       .toArray()[0];
-    return row !== undefined && digestsEqual(row.secret_hash, secretHash);
+    return row !== undefined && digestsEqual(row.secret_hash, secretHash) ? scopeOf(row.scope) : null;
   }
 
   audit(entry: Omit<AuditEntry, 'id' | 'at'>): void {
@@ -292,6 +307,34 @@ export class Directory extends DurableObject<Env> {
         details: JSON.parse(r.details) as unknown,
       }));
   }
+
+  /**
+   * Marks a dashboard sign-in link used: true the first time only, so the link `npm start` prints
+   * signs in once. A used link is forgotten once it would have expired anyway.
+   */
+  redeemSignInLink(nonce: string, expiresAt: number): boolean {
+    const sql = this.ctx.storage.sql;
+    sql.exec(
+      'CREATE TABLE IF NOT EXISTS sign_in_links (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL)',
+    );
+    sql.exec('DELETE FROM sign_in_links WHERE expires_at < ?', Date.now());
+    const inserted = sql
+      .exec(
+        'INSERT INTO sign_in_links (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING nonce',
+        nonce,
+        expiresAt,
+      )
+      .toArray();
+    return inserted.length === 1;
+  }
+}
+
+/**
+ * A token made before tokens carried a scope serves nothing: its nodes must be enrolled again
+ * with a token that says what they may serve.
+ */
+function scopeOf(stored: string | null): NodeScope {
+  return stored ? (JSON.parse(stored) as NodeScope) : { owner: 'operator', models: [] };
 }
 
 type TenantRow = {

@@ -9,6 +9,7 @@ import { formatCredential, randomToken, secretsMatch } from '../../src/credentia
 import { gatewayConfig } from '../gateway/config.ts';
 import type { EngineReport, GpuStat, RegisterResponse } from '../../src/protocol/node-api.ts';
 import type { PoolEngine } from './model-pool.ts';
+import { scopeViolation, type NodeScope } from '../../src/nodes/node-scope.ts';
 import { modelPool } from './stubs.ts';
 
 export type NodeStatus = 'healthy' | 'unhealthy';
@@ -19,6 +20,8 @@ export interface NodeRecord {
   url: string;
   credential: string;
   tokenId: string;
+  /** What the node's token lets it serve; records from before tokens had scopes have none. */
+  scope?: NodeScope;
   agentVersion: string;
   registeredAt: number;
   lastSeenAt: number;
@@ -36,7 +39,15 @@ export interface ServedModel {
   created: number;
 }
 
-export type NodeCall<T> = { ok: true; value: T } | { ok: false; reason: 'node_unknown' };
+export type NodeCall<T> =
+  | { ok: true; value: T }
+  | { ok: false; reason: 'node_unknown' }
+  | { ok: false; reason: 'scope_exceeded'; detail: string };
+
+/** A record from before node tokens had scopes is trusted with nothing. */
+function scopeOfNode(node: NodeRecord): NodeScope {
+  return node.scope ?? { owner: 'operator', models: [] };
+}
 
 export class NodeRegistry extends DurableObject<Env> {
   private nodes = new Map<string, NodeRecord>();
@@ -53,20 +64,19 @@ export class NodeRegistry extends DurableObject<Env> {
   }
 
   /**
-   * Registers a node under a verified node token. A node that registers again under the same
-   * token and name (an agent restart) replaces its previous record instead of leaving a ghost.
+   * Registers a node under a verified node token, as a new node. A node is its credential,
+   * never its name: registering again (an agent restart) displaces nobody; the old record stops
+   * heartbeating and is evicted, or is removed at once when the agent deregisters on its way out.
    */
   async register(input: {
     tokenId: string;
+    scope: NodeScope;
     name: string;
     url: string;
     agentVersion: string;
     engines: EngineReport[];
     gpus: GpuStat[];
   }): Promise<RegisterResponse> {
-    for (const old of this.nodes.values()) {
-      if (old.tokenId === input.tokenId && old.name === input.name) await this.forget(old);
-    }
     const id = randomToken(8);
     const now = Date.now();
     const node: NodeRecord = {
@@ -91,6 +101,8 @@ export class NodeRegistry extends DurableObject<Env> {
   ): Promise<NodeCall<{ draining: boolean }>> {
     const node = await this.authenticated(nodeId, credential);
     if (!node) return { ok: false, reason: 'node_unknown' };
+    const beyond = scopeViolation(scopeOfNode(node), report.engines);
+    if (beyond) return { ok: false, reason: 'scope_exceeded', detail: beyond };
     const previous = node.engines;
     Object.assign(node, { ...report, lastSeenAt: Date.now(), status: 'healthy' satisfies NodeStatus });
     await this.save(node, previous);
@@ -211,6 +223,18 @@ export class NodeRegistry extends DurableObject<Env> {
     if (!node) return { ok: false, reason: 'node_unknown' };
     const { credential: _secret, ...view } = node;
     return { ok: true, value: view };
+  }
+
+  /**
+   * The operator stops new leases to a node, or lets them resume (the dashboard's drain). Requests
+   * running finish; the agent hears it in its next heartbeat answer. A re-registration resumes.
+   */
+  async setDraining(nodeId: string, draining: boolean): Promise<boolean> {
+    const node = this.nodes.get(nodeId);
+    if (!node) return false;
+    node.draining = draining;
+    await this.save(node, node.engines);
+    return true;
   }
 }
 

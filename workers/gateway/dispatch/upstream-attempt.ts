@@ -73,8 +73,19 @@ export async function attemptUpstream(input: AttemptInput): Promise<AttemptResul
       headers,
       body: input.body,
       signal: AbortSignal.any([abort.signal, input.clientSignal]),
+      // A node may not send the gateway elsewhere (its own network, a metadata address).
+      redirect: 'manual',
     });
     endHeadersDeadline();
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      const message = `${describe(input.lease)} answered a redirect (${response.status}), which the gateway never follows.`;
+      return {
+        kind: 'failed',
+        error: new ApiError(502, message, { code: 'upstream_redirect' }),
+        upstream: null,
+      };
+    }
     if (response.headers.get(ERROR_SOURCE_HEADER) === 'agent') {
       return { kind: 'failed', error: await agentRefusal(input.lease, response), upstream: null };
     }

@@ -12,15 +12,16 @@ import type { AppEnv } from '../config.ts';
 export function nodeTokenAuth(): MiddlewareHandler<AppEnv> {
   return async function requireNodeToken(c, next) {
     const credential = parseCredential(bearerToken(c.req.header('authorization')) ?? '');
-    const valid =
-      credential?.kind === 'nodeToken' &&
-      (await directory(c.env).verifyNodeToken(credential.id, await sha256Hex(credential.secret)));
-    if (!valid) {
+    const scope =
+      credential?.kind === 'nodeToken'
+        ? await directory(c.env).verifyNodeToken(credential.id, await sha256Hex(credential.secret))
+        : null;
+    if (!credential || !scope) {
       throw new ApiError(401, 'Registration takes a node token (`snt-…`) created by the operator.', {
         code: 'invalid_node_token',
       });
     }
-    c.set('nodeToken', { id: credential.id });
+    c.set('nodeToken', { id: credential.id, scope });
     await next();
   };
 }

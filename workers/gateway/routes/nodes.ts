@@ -17,6 +17,8 @@ import {
   type NodeStatusResponse,
   RegisterRequestSchema,
 } from '../../../src/protocol/node-api.ts';
+import { nodeUrlProblem } from '../../../src/nodes/node-url.ts';
+import { scopeViolation } from '../../../src/nodes/node-scope.ts';
 import { modelPool, registry } from '../../objects/stubs.ts';
 import type { NodeCall } from '../../objects/node-registry.ts';
 
@@ -26,9 +28,30 @@ export const nodeRoutes = new Hono<AppEnv>();
 
 nodeRoutes.post('/nodes/register', nodeTokenAuth(), async function registerNode(c) {
   const { fields } = await readNodeReport(c, RegisterRequestSchema);
-  const registered = await registry(c.env).register({ tokenId: c.get('nodeToken').id, ...fields });
+  const { id: tokenId, scope } = c.get('nodeToken');
+  refuseBeyondTrust(c, fields);
+  const registered = await registry(c.env).register({ tokenId, scope, ...fields });
   return c.json(registered, 201);
 });
+
+/**
+ * A node is trusted as far as its token says and no further: it may not register a URL inside
+ * the gateway's own network, nor claim a model or a capacity its token does not allow.
+ */
+function refuseBeyondTrust(
+  c: Context<AppEnv>,
+  report: { url: string; engines: Array<{ id: string; model: string; maxConcurrency: number }> },
+): void {
+  const urlProblem = nodeUrlProblem(report.url, { allowPrivate: gatewayConfig(c.env).allowPrivateNodeUrls });
+  if (urlProblem) {
+    throw new ApiError(400, `The node URL ${report.url} is not allowed: ${urlProblem}.`, {
+      param: 'url',
+      code: 'node_url_not_allowed',
+    });
+  }
+  const beyond = scopeViolation(c.get('nodeToken').scope, report.engines);
+  if (beyond) throw new ApiError(403, `Registration refused: ${beyond}.`, { code: 'node_scope_exceeded' });
+}
 
 /**
  * Everything a registration checks (the token, the body), without registering: an owner's
@@ -37,6 +60,7 @@ nodeRoutes.post('/nodes/register', nodeTokenAuth(), async function registerNode(
 nodeRoutes.post('/nodes/register/dry-run', nodeTokenAuth(), async function dryRunRegistration(c) {
   const { fields } = await readNodeReport(c, RegisterRequestSchema);
   const tokenId = c.get('nodeToken').id;
+  refuseBeyondTrust(c, fields);
   const same = (await registry(c.env).listNodes()).find(
     (node) => node.tokenId === tokenId && node.name === fields.name,
   );
@@ -91,14 +115,15 @@ function readNodeReport<S extends z.ZodType>(c: Context<AppEnv>, schema: S) {
 
 /** An unknown node or a wrong credential look the same to the caller: register again. */
 function known<T>(call: NodeCall<T>): T {
-  if (!call.ok) {
-    throw new ApiError(
-      401,
-      'The gateway does not know this node (or the credential is wrong): register again.',
-      {
-        code: NODE_UNKNOWN_CODE,
-      },
-    );
+  if (call.ok) return call.value;
+  if (call.reason === 'scope_exceeded') {
+    throw new ApiError(403, `Heartbeat refused: ${call.detail}.`, { code: 'node_scope_exceeded' });
   }
-  return call.value;
+  throw new ApiError(
+    401,
+    'The gateway does not know this node (or the credential is wrong): register again.',
+    {
+      code: NODE_UNKNOWN_CODE,
+    },
+  );
 }

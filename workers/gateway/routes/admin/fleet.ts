@@ -18,7 +18,8 @@ fleetRoutes.use('/pools/*', operatorOnly());
 
 fleetRoutes.post('/node-tokens', async function createNodeToken(c) {
   const { fields } = await readJsonBody(c.req.raw, CreateNodeTokenSchema, MAX_ADMIN_BODY_BYTES);
-  const { summary, token } = await directory(c.env).createNodeToken(fields);
+  const { name, ...scope } = fields;
+  const { summary, token } = await directory(c.env).createNodeToken({ name, scope });
   await audit(c, { tenantId: null, action: 'node_token.create', target: summary.id, details: fields });
   return c.json({ ...summary, token }, 201);
 });

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { KEY_KINDS, MAX_ROTATION_GRACE_MS, TenantDefaultsSchema } from '../../../../src/keys/key-record.ts';
 import { ModelPatternSchema } from '../../../../src/keys/model-patterns.ts';
 import { LimitsSchema } from '../../../../src/limits/limits.ts';
+import { NodeScopeSchema } from '../../../../src/nodes/node-scope.ts';
 import { GRANULARITY_MS } from '../../../../src/usage/rollup.ts';
 
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
@@ -51,7 +52,7 @@ export const RotateKeySchema = z.strictObject({
     .default(0),
 });
 
-export const CreateNodeTokenSchema = z.strictObject({ name: label });
+export const CreateNodeTokenSchema = z.strictObject({ name: label, ...NodeScopeSchema.shape });
 
 export const UsageQuerySchema = z.strictObject({
   tenantId: z.string().max(64).optional(),
