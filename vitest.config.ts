@@ -33,6 +33,7 @@ export default defineConfig({
                 MAX_JSON_BODY_BYTES: '65536',
                 MAX_UPLOAD_BYTES: '1048576',
                 USAGE_FLUSH_MS: '100',
+                ALLOW_PRIVATE_NODE_URLS: 'true',
               },
             },
           }),
