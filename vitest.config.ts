@@ -1,11 +1,12 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
-// Four tiers, each runnable alone (`npm run test:unit|worker|node|e2e`):
+// Five tiers, each runnable alone (`npm run test:unit|worker|node|e2e|browser`):
 //   unit    the runtime-free core in src/, plain Node, seconds;
 //   worker  the gateway and its Durable Objects inside workerd (Miniflare);
 //   node    the agent and the simulator: real processes, real sockets;
-//   e2e     the whole system as `npm start` runs it, driven by the official clients.
+//   e2e     the whole system as `npm start` runs it, driven by the official clients;
+//   browser the dashboard of that system in Debian's Chromium (playwright-core); skipped, loudly, without it.
 export default defineConfig({
   test: {
     projects: [
@@ -51,6 +52,16 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/browser/chromium-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {

@@ -1,6 +1,8 @@
 /** What `npm start` prints once everything is up: where things are and one request to try. */
 export interface Summary {
   gatewayUrl: string;
+  /** The operator's one-time dashboard sign-in link; null when the gateway would not make one. */
+  signInLink: string | null;
   demoKey: string;
   adminTokenSource: string;
   /** Null with `--no-agent`. */
@@ -17,6 +19,7 @@ export function printSummary(summary: Summary): void {
     '',
     `  Gateway      ${summary.gatewayUrl}   (OpenAI base URL: ${summary.gatewayUrl}/v1)`,
     `  Dashboard    ${summary.gatewayUrl}/dashboard`,
+    summary.signInLink ? `  Sign in      ${summary.signInLink}   (one-time link for the operator)` : null,
     `  Demo API key ${summary.demoKey}   (tenant "demo")`,
     `  Admin token  in ${summary.adminTokenSource}`,
     summary.agentUrl
@@ -24,7 +27,7 @@ export function printSummary(summary: Summary): void {
       : '  Node agent   not started (--no-agent): create a node token with POST /admin/api/node-tokens',
     `  Logs         ${summary.logDir}/`,
     '',
-  ];
+  ].filter((line): line is string => line !== null);
   if (summary.agentUrl) {
     lines.push(
       'Try it:',
@@ -36,4 +39,20 @@ export function printSummary(summary: Summary): void {
     );
   }
   console.log(lines.join('\n'));
+}
+
+/** Asks the gateway, as the operator, for a one-time dashboard sign-in link (like a notebook server's token URL). */
+export async function mintSignInLink(gatewayUrl: string, adminToken: string): Promise<string | null> {
+  try {
+    const response = await fetch(`${gatewayUrl}/dashboard/sign-in-links`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}` },
+      signal: AbortSignal.timeout(5000),
+    });
+    if (response.status !== 201) return null;
+    const { url } = (await response.json()) as { url?: unknown };
+    return typeof url === 'string' ? url : null;
+  } catch {
+    return null;
+  }
 }

@@ -15,6 +15,8 @@ export interface LocalSystem {
   gatewayUrl: string;
   demoKey: string;
   home: string;
+  /** The one-time dashboard sign-in link `npm start` printed for the operator (null if none). */
+  signInLink: string | null;
   /** Pids of every process `npm start` runs: workerd, the agent, the engines. */
   processes(): number[];
   /** The agent's pid. */
@@ -52,10 +54,12 @@ export async function startLocalSystem(vars: Record<string, string> = {}): Promi
   const state = JSON.parse(fs.readFileSync(path.join(home, 'state.json'), 'utf8')) as {
     demoKey: { key: string };
   };
+  const signInLink = /^ {2}Sign in {6}(\S+)/m.exec(output)?.[1] ?? null;
   return {
     gatewayUrl: `http://127.0.0.1:${port}`,
     demoKey: state.demoKey.key,
     home,
+    signInLink,
     processes: () => descendantsOf(child.pid!),
     agentPid: () => {
       const [pid] = descendantsOf(child.pid!).filter((p) => commandLine(p).includes(`${home}/agent.yaml`));

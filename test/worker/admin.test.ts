@@ -10,7 +10,7 @@ import {
   uniqueModel,
 } from './helpers.ts';
 
-describe('the admin API and dashboard', () => {
+describe('the admin API', () => {
   it('refuses every admin route without the admin token, and with an API key', async () => {
     const key = await createApiKey();
     for (const [method, path] of [
@@ -60,14 +60,5 @@ describe('the admin API and dashboard', () => {
     const poolText = await pool.text();
     expect(poolText).toContain('"engineId":"ok"');
     expect(poolText).not.toContain(node.credential);
-  });
-
-  it('serves the dashboard page, which reads nodes through the admin API', async () => {
-    const res = await call('/dashboard');
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toContain('text/html');
-    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
-    const html = await res.text();
-    expect(html).toContain("fetch('/admin/api/nodes'");
   });
 });

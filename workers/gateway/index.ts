@@ -8,7 +8,7 @@ import { ApiError } from '../../src/openai/errors.ts';
 import { requestId } from './middleware/request-id.ts';
 import { renderError } from './render-error.ts';
 import { adminRoutes } from './routes/admin/index.ts';
-import { dashboardRoutes } from './routes/dashboard.ts';
+import { dashboardRoutes } from './dashboard/index.ts';
 import { modelRoutes } from './routes/models.ts';
 import { nodeRoutes } from './routes/nodes.ts';
 import { openaiRoutes } from './routes/openai.ts';

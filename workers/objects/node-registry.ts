@@ -37,6 +37,12 @@ export type NodeView = Omit<NodeRecord, 'credential'>;
 export interface ServedModel {
   id: string;
   created: number;
+  /** Who runs the engines: their node tokens' owner, or `switchyard` when several owners do. */
+  ownedBy: string;
+  /** The smallest context length its engines report, when each one that is ready reports one. */
+  maxModelLen?: number;
+  /** Every route some ready engine serves; absent when one of them did not say (it may serve any). */
+  routes?: string[];
 }
 
 export type NodeCall<T> =
@@ -138,17 +144,38 @@ export class NodeRegistry extends DurableObject<Env> {
     return [...this.nodes.values()].map(({ credential: _secret, ...view }) => view);
   }
 
-  /** Models with at least one engine that can take a request now. */
+  /** Models with at least one engine that can take a request now, with what their engines say of them. */
   listModels(): ServedModel[] {
-    const models = new Map<string, number>();
+    const models = new Map<string, ServedModel & { owners: Set<string>; lengths: Array<number | undefined> }>();
     for (const node of this.nodes.values()) {
       for (const engine of node.engines) {
         if (!isAvailable(node, engine)) continue;
         const created = Math.floor(node.registeredAt / 1000);
-        models.set(engine.model, Math.min(models.get(engine.model) ?? created, created));
+        const model = models.get(engine.model) ?? {
+          id: engine.model,
+          created,
+          ownedBy: '',
+          routes: [],
+          owners: new Set<string>(),
+          lengths: [],
+        };
+        model.created = Math.min(model.created, created);
+        model.owners.add(scopeOfNode(node).owner);
+        model.lengths.push(engine.maxModelLen);
+        model.routes = engine.routes && model.routes ? [...new Set([...model.routes, ...engine.routes])] : undefined;
+        models.set(engine.model, model);
       }
     }
-    return [...models].map(([id, created]) => ({ id, created })).sort((a, b) => a.id.localeCompare(b.id));
+    return [...models.values()]
+      .map(({ owners, lengths, ...model }) => {
+        const known = lengths.filter((length) => length !== undefined);
+        return {
+          ...model,
+          ownedBy: owners.size === 1 ? [...owners][0]! : 'switchyard',
+          ...(known.length === lengths.length ? { maxModelLen: Math.min(...known) } : { maxModelLen: undefined }),
+        };
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
   }
 
   override async alarm(): Promise<void> {
@@ -259,5 +286,6 @@ function toPoolEngine(node: NodeRecord, engine: EngineReport): PoolEngine {
     maxConcurrency: engine.maxConcurrency,
     // The figures are as old as the heartbeat that carried them; none yet is unknown, not idle.
     reportedAt: engine.load ? node.lastSeenAt : null,
+    ...(engine.routes ? { routes: engine.routes } : {}),
   };
 }
