@@ -43,6 +43,8 @@ export default defineConfig({
           name: 'worker',
           include: ['test/worker/**/*.test.ts'],
           globalSetup: ['test/worker/fake-node-setup.ts'],
+          // The first request of a file starts workerd's isolate (seconds on a loaded 2-core machine).
+          testTimeout: 20_000,
         },
       },
       {

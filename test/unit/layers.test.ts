@@ -76,7 +76,7 @@ function sourceFiles(dir: string): SourceFile[] {
   return readdirSync(path.join(ROOT, dir), { withFileTypes: true }).flatMap((entry) => {
     const relative = `${dir}/${entry.name}`;
     if (entry.isDirectory()) return entry.name === 'node_modules' ? [] : sourceFiles(relative);
-    if (!/\.[cm]?[jt]s$/.test(entry.name)) return [];
+    if (!/\.[cm]?[jt]sx?$/.test(entry.name)) return [];
     return [{ path: relative, source: readFileSync(path.join(ROOT, relative), 'utf8') }];
   });
 }
