@@ -1,8 +1,8 @@
 /**
- * How a pool chooses among available engines. Least expected load: the engine's last
- * reported queue (running + waiting) plus the leases this pool granted since that report,
- * relative to its capacity. Ties go to the engine with fewer leases out, then at random so
- * that equal engines share a burst.
+ * The `least-loaded` policy (the pool's only policy before `affinity`, kept as a baseline):
+ * the engine's last reported queue (running + waiting) plus the leases this pool granted since
+ * that report, relative to its capacity. Ties go to the engine with fewer leases out, then at
+ * random so that equal engines share a burst.
  */
 export interface Candidate {
   engineKey: string;

@@ -25,6 +25,7 @@ function poolEngine(nodeId: string, engineId: string, overrides: Partial<PoolEng
     waiting: 0,
     kvCacheUsage: 0,
     maxConcurrency: 4,
+    reportedAt: Date.now(),
     ...overrides,
   };
 }

@@ -43,7 +43,19 @@ const GatewayConfigSchema = z.object({
   USAGE_RETENTION_DAYS: z.coerce.number().int().positive(),
   ROUTING_POLICY: z.enum(ROUTING_POLICIES),
   ALLOW_PRIVATE_NODE_URLS: z.enum(['true', 'false']).default('false'),
+  CORS_ORIGINS: z
+    .string()
+    .trim()
+    .default('*')
+    .refine(
+      (value) => value === '*' || value.split(',').every((origin) => ORIGIN.test(origin.trim())),
+      'expected `*` or a comma-separated list of origins such as https://app.example.com',
+    ),
+  STORED_RESPONSE_TTL_HOURS: z.coerce.number().positive().default(168),
 });
+
+/** `scheme://host[:port]`, as browsers send `Origin`. */
+const ORIGIN = /^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/;
 
 export interface GatewayConfig {
   heartbeatIntervalMs: number;
@@ -64,6 +76,10 @@ export interface GatewayConfig {
   routingPolicy: RoutingPolicy;
   /** Nodes may register loopback and private-network URLs (self-hosting on a LAN, `npm start`). */
   allowPrivateNodeUrls: boolean;
+  /** Browser origins that may call the public routes: any (`*`, without credentials) or these. */
+  corsOrigins: '*' | string[];
+  /** How long the gateway remembers which engine stores a response (then `GET` on it is a 404). */
+  storedResponseTtlMs: number;
 }
 
 let cached: { source: Env; config: GatewayConfig } | undefined;
@@ -90,6 +106,8 @@ export function gatewayConfig(env: Env): GatewayConfig {
     usageRetentionDays: v.USAGE_RETENTION_DAYS,
     routingPolicy: v.ROUTING_POLICY,
     allowPrivateNodeUrls: v.ALLOW_PRIVATE_NODE_URLS === 'true',
+    corsOrigins: v.CORS_ORIGINS === '*' ? '*' : v.CORS_ORIGINS.split(',').map((origin) => origin.trim()),
+    storedResponseTtlMs: v.STORED_RESPONSE_TTL_HOURS * 60 * 60 * 1000,
   };
   cached = { source: env, config };
   return config;

@@ -146,7 +146,10 @@ export class NodeRegistry extends DurableObject<Env> {
 
   /** Models with at least one engine that can take a request now, with what their engines say of them. */
   listModels(): ServedModel[] {
-    const models = new Map<string, ServedModel & { owners: Set<string>; lengths: Array<number | undefined> }>();
+    const models = new Map<
+      string,
+      ServedModel & { owners: Set<string>; lengths: Array<number | undefined> }
+    >();
     for (const node of this.nodes.values()) {
       for (const engine of node.engines) {
         if (!isAvailable(node, engine)) continue;
@@ -162,7 +165,8 @@ export class NodeRegistry extends DurableObject<Env> {
         model.created = Math.min(model.created, created);
         model.owners.add(scopeOfNode(node).owner);
         model.lengths.push(engine.maxModelLen);
-        model.routes = engine.routes && model.routes ? [...new Set([...model.routes, ...engine.routes])] : undefined;
+        model.routes =
+          engine.routes && model.routes ? [...new Set([...model.routes, ...engine.routes])] : undefined;
         models.set(engine.model, model);
       }
     }
@@ -172,7 +176,9 @@ export class NodeRegistry extends DurableObject<Env> {
         return {
           ...model,
           ownedBy: owners.size === 1 ? [...owners][0]! : 'switchyard',
-          ...(known.length === lengths.length ? { maxModelLen: Math.min(...known) } : { maxModelLen: undefined }),
+          ...(known.length === lengths.length
+            ? { maxModelLen: Math.min(...known) }
+            : { maxModelLen: undefined }),
         };
       })
       .sort((a, b) => a.id.localeCompare(b.id));

@@ -3,7 +3,7 @@
  * fail over before the first byte (at most two more engines), then relay the response.
  * Every lease goes back to its pool exactly once, on every path.
  */
-import type { LeaseOutcome, PickResult } from '../../objects/model-pool.ts';
+import type { LeaseOutcome, PickRequest, PickResult } from '../../objects/model-pool.ts';
 import type { GatewayConfig } from '../config.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
 import { HeldLease } from './held-lease.ts';
@@ -14,6 +14,8 @@ import { CallLog, type CallEnding } from './call-log.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
 const MAX_ATTEMPTS = 3;
+/** Where the answer came from, `<node id>/<engine id>`, for whoever debugs a slow or odd answer. */
+const SERVED_BY_HEADER = 'x-switchyard-engine';
 
 export interface ForwardRequest {
   requestId: string;
@@ -23,7 +25,8 @@ export interface ForwardRequest {
   body: Uint8Array | ReadableStream<Uint8Array>;
   headers: Headers;
   stream: boolean;
-  affinityKey?: string;
+  /** What the pool routes on: the session, and the prefix hashes computed from the body. */
+  routing: Omit<PickRequest, 'leaseId' | 'exclude'>;
   clientSignal: AbortSignal;
   /** Turns a failure of the body stream itself (e.g. an upload over the cap) into the client's error. */
   bodyError?: () => ApiError | null;
@@ -33,6 +36,12 @@ export interface ForwardRequest {
   onFinish: (ending: CallEnding) => void;
   /** Headers every answer carries (the key's rate-limit state). */
   answerHeaders: Record<string, string>;
+  /** POST unless said otherwise (GET and DELETE on stored responses). */
+  method?: string;
+  /** A stream's error event in the shape of the route's clients (render-error.ts); OpenAI's when absent. */
+  errorEvent?: (error: ApiError) => Uint8Array;
+  /** The route family's own words for a refusal it knows better (a stored response's engine is gone). */
+  refusalFor?: (picked: Extract<PickResult, { ok: false }>) => ApiError | undefined;
 }
 
 export async function forwardToEngine(
@@ -63,20 +72,26 @@ async function forwardWithFailover(
   log: CallLog,
 ): Promise<Response> {
   const pool = modelPool(env, request.model);
-  const returnLease = (leaseId: string, outcome: LeaseOutcome) =>
-    ctx.waitUntil(releaseWithRetry(() => pool.release(leaseId, outcome), leaseId, request));
+  // A successful answer's usage says how much of the prompt the engine had cached: the pool's
+  // prefix index learns the engine's cache size from it.
+  const returnLease = (leaseId: string, outcome: LeaseOutcome) => {
+    const usage = outcome === 'ok' ? request.meter.result().usage : null;
+    const cache = usage ? { promptTokens: usage.promptTokens, cachedTokens: usage.cachedTokens } : undefined;
+    ctx.waitUntil(releaseWithRetry(() => pool.release(leaseId, outcome, cache), leaseId, request));
+  };
   const replayable = request.body instanceof Uint8Array;
   const exclude: string[] = [];
   let lastFailure: Extract<AttemptResult, { kind: 'failed' }> | undefined;
+  let lastEngine = '';
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (request.clientSignal.aborted) throw clientClosed();
     const held = new HeldLease(request.clientSignal, returnLease);
-    const picked = await pool.pick({ leaseId: held.leaseId, affinityKey: request.affinityKey, exclude });
+    const picked = await pool.pick({ ...request.routing, leaseId: held.leaseId, exclude });
     if (!picked.ok) {
       held.refused();
       if (lastFailure) break;
-      const refused = refusal(picked, request.model);
+      const refused = request.refusalFor?.(picked) ?? refusal(picked, request.model, request.routing.route);
       log.finish(refused.status, 'refused', refused.code);
       throw refused;
     }
@@ -84,6 +99,7 @@ async function forwardWithFailover(
     log.attempted(lease.engineKey);
     const result = await attemptUpstream({
       lease,
+      method: request.method,
       pathAndQuery: request.pathAndQuery,
       body: request.body,
       headers: request.headers,
@@ -99,7 +115,7 @@ async function forwardWithFailover(
       held.release('aborted');
       throw bodyError;
     }
-    if (result.kind === 'response') return relayResponse(result, held, config, log, request);
+    if (result.kind === 'response') return relayResponse(result, held, config, log, request, lease.engineKey);
     if (result.kind === 'client_gone') {
       held.release('aborted');
       throw clientClosed();
@@ -107,9 +123,10 @@ async function forwardWithFailover(
     held.release('failed');
     exclude.push(lease.engineKey);
     lastFailure = result;
+    lastEngine = lease.engineKey;
     if (!replayable) break;
   }
-  return failureResponse(lastFailure!, log, request);
+  return failureResponse(lastFailure!, log, request, lastEngine);
 }
 
 function relayResponse(
@@ -118,9 +135,11 @@ function relayResponse(
   config: GatewayConfig,
   log: CallLog,
   request: ForwardRequest,
+  engineKey: string,
 ): Response {
   const { response, reader, firstChunk, abort } = result;
   const headers = new Headers(response.headers);
+  headers.set(SERVED_BY_HEADER, engineKey);
   const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
   if (isEventStream) headers.delete('content-length');
   if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
@@ -138,6 +157,7 @@ function relayResponse(
     idleTimeoutMs: config.idleTimeoutMs,
     abortUpstream: (reason) => abort.abort(new Error(reason)),
     meter: request.meter,
+    errorEvent: request.errorEvent,
     onFinish: (outcome) => {
       held.release(outcome);
       log.finish(response.status, outcome, null, request.meter.result());
@@ -151,10 +171,12 @@ function failureResponse(
   failure: Extract<AttemptResult, { kind: 'failed' }>,
   log: CallLog,
   request: ForwardRequest,
+  engineKey: string,
 ): Response {
   if (failure.upstream) {
     log.finish(failure.upstream.status, 'failed', failure.error.code);
     const headers = new Headers(failure.upstream.headers);
+    headers.set(SERVED_BY_HEADER, engineKey);
     headers.set(ERROR_SOURCE_HEADER, 'upstream');
     for (const [name, value] of Object.entries(request.answerHeaders)) headers.set(name, value);
     return new Response(failure.upstream.body, { status: failure.upstream.status, headers });
@@ -167,11 +189,34 @@ function clientClosed(): ApiError {
   return new ApiError(400, 'The client closed the request.', { code: 'client_closed_request' });
 }
 
-function refusal(picked: Extract<PickResult, { ok: false }>, model: string): ApiError {
+export function refusal(picked: Extract<PickResult, { ok: false }>, model: string, route?: string): ApiError {
+  if (picked.reason === 'route_not_served') {
+    return new ApiError(
+      404,
+      `The model \`${model}\` is served here, but none of its engines serves ${route}.`,
+      {
+        param: 'model',
+        code: 'route_not_served',
+      },
+    );
+  }
   if (picked.reason === 'unknown_model') {
     return new ApiError(404, `The model \`${model}\` does not exist or is not served here.`, {
       param: 'model',
       code: 'model_not_found',
+    });
+  }
+  if (picked.reason === 'session_engine_gone') {
+    return new ApiError(410, 'The engine that held this interactive session is gone; start a new session.', {
+      param: 'session_id',
+      code: 'session_engine_gone',
+    });
+  }
+  if (picked.reason === 'session_engine_unavailable') {
+    return new ApiError(503, "This interactive session's engine cannot take a request right now.", {
+      param: 'session_id',
+      code: 'session_engine_unavailable',
+      headers: { 'retry-after': String(picked.retryAfterSeconds) },
     });
   }
   if (picked.reason === 'engines_saturated') {

@@ -5,6 +5,7 @@
 import { Hono, type Context } from 'hono';
 import { ApiError } from '../../../src/openai/errors.ts';
 import type { RoutedRequestBody } from '../../../src/openai/request-schemas.ts';
+import { requestPrefixHashes } from '../../../src/routing/prefix-blocks.ts';
 import { estimatePromptTokens, reserveTokens } from '../../../src/usage/estimate.ts';
 import { asksForStreamUsage, withStreamUsage } from '../../../src/usage/request-rewrite.ts';
 import { gatewayConfig, type AppEnv, type GatewayConfig } from '../config.ts';
@@ -33,7 +34,8 @@ for (const route of OPENAI_ROUTES) {
     c.set('apiKey', { keyId: admitted.keyId, tenantId: admitted.tenantId });
     // Errors from here on carry the key's rate-limit state too.
     for (const [name, value] of Object.entries(admitted.headers)) c.header(name, value);
-    const affinity = c.req.header('x-session-id') ?? read.affinity;
+    // LMDeploy's session_id names KV state on one engine, so no header may override it.
+    const session = read.strictSession ? read.session : (c.req.header('x-session-id') ?? read.session);
     const model = read.request.model;
     return forwardToEngine(c.env, c.executionCtx, config, {
       ...read.request,
@@ -41,7 +43,12 @@ for (const route of OPENAI_ROUTES) {
       pathAndQuery: new URL(c.req.url).pathname + new URL(c.req.url).search,
       headers: forwardedHeaders(c),
       clientSignal: c.req.raw.signal,
-      affinityKey: affinity ? `${admitted.tenantId}:${affinity}` : undefined,
+      routing: {
+        affinityKey: session ? `${admitted.tenantId}:${session}` : undefined,
+        strictSession: read.strictSession,
+        prefixHashes: read.prefixHashes,
+        route: `POST ${route.path}`,
+      },
       meter: new UsageMeter(read.promptEstimate, read.stripUsageChunk),
       answerHeaders: admitted.headers,
       onFinish: (ending) =>
@@ -49,10 +56,12 @@ for (const route of OPENAI_ROUTES) {
           settleCall(c.env, admitted.keyId, {
             reservationId: admitted.reservationId,
             model,
-            status: ending.status,
+            // A stream the engine broke off after a 200 is the engine's failure.
+            status: ending.outcome === 'failed' && ending.status < 400 ? 502 : ending.status,
             aborted: ending.outcome === 'aborted',
             usage: ending.metered.usage,
-            fallbackTokens: ending.metered.fallbackTokens,
+            // An engine that refused (4xx) or failed before answering used nothing.
+            fallback: ending.status < 400 ? ending.metered.fallback : NOTHING_USED,
             ttftMs: ending.metered.ttftMs,
             durationMs: ending.durationMs,
           }),
@@ -66,6 +75,8 @@ for (const route of OPENAI_ROUTES) {
     });
   });
 }
+
+const NOTHING_USED = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
 
 function forwardedHeaders(c: Context<AppEnv>): Headers {
   const headers = new Headers();
@@ -81,7 +92,11 @@ type BodyPart = Pick<ForwardRequest, 'model' | 'body' | 'stream' | 'bodyError'>;
 
 interface RouteRead {
   request: BodyPart;
-  affinity?: string;
+  session?: string;
+  /** LMDeploy's interactive session: it must stay on its engine. */
+  strictSession: boolean;
+  /** For prefix affinity: hashes of the conversation's blocks, never its text. */
+  prefixHashes?: number[];
   /** Tokens to reserve at admission. */
   reserve: number;
   /** The body names its completion cap; else `reserve` holds the default. */
@@ -96,6 +111,7 @@ async function readForRoute(route: RouteSpec, request: Request, config: GatewayC
     const upload = await readMultipartModel(request, config.maxUploadBytes);
     return {
       request: { model: upload.model, body: upload.stream, stream: false, bodyError: upload.overLimit },
+      strictSession: false,
       reserve: 0,
       capped: true,
       promptEstimate: 0,
@@ -113,10 +129,12 @@ async function readForRoute(route: RouteSpec, request: Request, config: GatewayC
   return {
     request: {
       model: body.model,
-      body: addUsage ? withStreamUsage(fields as Record<string, unknown>) : bytes,
+      body: addUsage ? withStreamUsage(bytes, fields as Record<string, unknown>) : bytes,
       stream,
     },
-    affinity: session !== undefined ? `session:${session}` : body.user ? `user:${body.user}` : undefined,
+    session: session !== undefined ? `session:${session}` : body.user ? `user:${body.user}` : undefined,
+    strictSession: session !== undefined,
+    prefixHashes: route.generates ? requestPrefixHashes(fields as Record<string, unknown>) : undefined,
     reserve: route.generates
       ? reserveTokens(fields as Record<string, unknown>, bytes.byteLength, config.defaultCompletionTokens)
       : promptEstimate,

@@ -9,6 +9,7 @@ import { adminAuth } from '../../middleware/admin-auth.ts';
 import { fleetRoutes } from './fleet.ts';
 import { keyRoutes } from './keys.ts';
 import { openapiRoutes } from './openapi.ts';
+import { poolRoutes } from './pools.ts';
 import { tenantRoutes } from './tenants.ts';
 import { usageRoutes } from './usage.ts';
 
@@ -19,6 +20,7 @@ api.route('/', tenantRoutes);
 api.route('/', keyRoutes);
 api.route('/', usageRoutes);
 api.route('/', fleetRoutes);
+api.route('/', poolRoutes);
 
 export const adminRoutes = new Hono<AppEnv>();
 adminRoutes.route('/admin/api', api);
