@@ -14,10 +14,22 @@
  *   hold / hold-*  JSON like `ok`, but only once POST /__release?model=<model> is called (or
  *                  after 15 s): requests that stay in flight for as long as a test wants
  *   silent         never answers at all
+ *   cookies        200 with Set-Cookie, HSTS, X-Powered-By, CORS and openai-* headers
  *   redirect       302 to /__log (a gateway that follows redirects would fetch it)
  *   agent401       the node agent's own refusal: 401 invalid_node_credential
  *   agent404       the node agent's own refusal: 404 engine_not_found
  *   agent503       the node agent's own refusal: 503 node_draining with retry-after
+ * Whatever the engine, a few paths answer as the engines that serve them do:
+ *   POST /v1/responses      a stored response (`resp_…`) kept per engine, JSON or SSE (`response.created`
+ *                           first, `response.completed` with usage last); `previous_response_id` must be
+ *                           one this engine stores (404 otherwise, as an engine that never saw it says)
+ *   GET|DELETE /v1/responses/{id}, POST …/cancel, GET …/input_items
+ *                           answered only by the engine that stores the id (404 on any other)
+ *   POST /v1/messages       an Anthropic message (JSON), naming the engine in `id`
+ *   WebSocket upgrade       `ok*` engines accept: `session.created`, then each message echoed as
+ *                           `{type:"echo", data}`; `{"type":"finish"}` gets a `transcription.done`
+ *                           with usage 4 + 6; `{"type":"bye"}` closes (1000). `ws-drop` accepts, then
+ *                           cuts the socket at the first message; `agent503` refuses as a draining node
  * GET /__log lists what arrived (headers, body size and hash, the body itself when it was JSON,
  * whether the caller went away).
  * GET /__inflight?model=<model> says, for requests naming that model in their JSON body, how
@@ -28,9 +40,12 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { sendOpenAIError } from '../../gpu-node/openai-error.ts';
+import { refuseUpgrade, WebSocketPeer } from '../../gpu-node/sim/websocket.ts';
 
 export interface LoggedRequest {
+  method?: string;
   path: string;
   engine: string;
   headers: Record<string, string | string[] | undefined>;
@@ -72,6 +87,7 @@ export async function startFakeNode(): Promise<{ url: string; close(): Promise<v
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     const entry: LoggedRequest = {
+      method: req.method,
       path: req.url ?? '',
       engine: String(req.headers['x-switchyard-engine'] ?? ''),
       headers: req.headers,
@@ -108,6 +124,19 @@ export async function startFakeNode(): Promise<{ url: string; close(): Promise<v
     }
     respond(entry, req, body, res);
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    log.push({
+      method: req.method,
+      path: req.url ?? '',
+      engine: String(req.headers['x-switchyard-engine'] ?? ''),
+      headers: req.headers,
+      bodyBytes: 0,
+      bodySha256: '',
+      json: null,
+      callerGone: false,
+    });
+    upgradeSocket(req, socket, head);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -124,6 +153,29 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
   const parsed = parseJson(req, body);
   const engine = entry.engine;
   if (engine === 'silent') return;
+  if (entry.path.startsWith('/v1/responses') && answerResponses(engine, req, parsed, res)) return;
+  if (entry.path === '/v1/messages' && (engine === 'ok' || engine.startsWith('ok-')) && !parsed?.stream) {
+    return json(res, 200, {
+      id: `msg_${engine}`,
+      type: 'message',
+      role: 'assistant',
+      model: parsed?.model ?? null,
+      content: [{ type: 'text', text: 'Hello, world' }],
+      stop_reason: 'end_turn',
+      usage: { input_tokens: 3, output_tokens: 2 },
+    });
+  }
+  if (engine === 'cookies') {
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'set-cookie': 'session=stolen; Path=/',
+      'strict-transport-security': 'max-age=0',
+      'x-powered-by': 'evil-node',
+      'access-control-allow-origin': '*',
+      'openai-processing-ms': '7',
+    });
+    return void res.end('{"object":"chat.completion","choices":[]}');
+  }
   if (engine === 'redirect') {
     // Points the gateway at the fake node's own log: a gateway that followed would serve it.
     res.writeHead(302, { location: '/__log' });
@@ -231,4 +283,130 @@ function sse(res: ServerResponse, events: unknown[]): void {
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
+}
+
+/** Stored responses by id, with the engine that made them (each engine knows only its own). */
+const storedResponses = new Map<string, { engine: string; response: Record<string, unknown> }>();
+
+/** The Responses API routes, for engines that answer normally; false to fall through to the engine's behaviour. */
+function answerResponses(
+  engine: string,
+  req: IncomingMessage,
+  parsed: Record<string, unknown> | null,
+  res: ServerResponse,
+): boolean {
+  if (!(engine === 'ok' || engine.startsWith('ok-') || engine.startsWith('hold'))) return false;
+  const [, , , id, action] = (req.url ?? '').split('?')[0]!.split('/');
+  const notFound = (missing: string) =>
+    json(res, 404, {
+      error: {
+        message: `Response with id '${missing}' not found.`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 404,
+      },
+    });
+  if (id === undefined) {
+    const previous = parsed?.previous_response_id;
+    if (typeof previous === 'string' && storedResponses.get(previous)?.engine !== engine) {
+      notFound(previous);
+      return true;
+    }
+    const responseId = `resp_${engine}_${crypto.randomUUID().replaceAll('-', '')}`;
+    const response = {
+      id: responseId,
+      object: 'response',
+      status: 'completed',
+      model: parsed?.model ?? null,
+      previous_response_id: previous ?? null,
+      output: [{ type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Hello' }] }],
+      usage: { input_tokens: 3, output_tokens: 2, total_tokens: 5 },
+      engine,
+    };
+    if (parsed?.store !== false) storedResponses.set(responseId, { engine, response });
+    if (parsed?.stream !== true) {
+      json(res, 200, response);
+      return true;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const created = { ...response, status: 'in_progress', usage: null };
+    const events = [
+      { type: 'response.created', sequence_number: 0, response: created },
+      { type: 'response.output_text.delta', sequence_number: 1, delta: 'Hello' },
+      { type: 'response.completed', sequence_number: 2, response },
+    ];
+    for (const event of events) res.write(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+    res.end();
+    return true;
+  }
+  const stored = storedResponses.get(id);
+  if (!stored || stored.engine !== engine) {
+    notFound(id);
+    return true;
+  }
+  if (req.method === 'DELETE') {
+    storedResponses.delete(id);
+    json(res, 200, { id, object: 'response.deleted', deleted: true });
+  } else if (action === 'cancel') {
+    json(res, 400, {
+      error: {
+        message: 'Cannot cancel a synchronous response.',
+        type: 'invalid_request_error',
+        param: null,
+        code: 400,
+      },
+    });
+  } else if (action === 'input_items') {
+    json(res, 200, { object: 'list', data: [], first_id: null, last_id: null, has_more: false, engine });
+  } else {
+    json(res, 200, stored.response);
+  }
+  return true;
+}
+
+/** The realtime WebSocket as the scripted engines answer it. */
+function upgradeSocket(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const engine = String(req.headers['x-switchyard-engine'] ?? '');
+  if (engine === 'agent503') {
+    socket.end(
+      'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-switchyard-error-source: agent\r\nretry-after: 5\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}',
+    );
+    return;
+  }
+  if (!(engine === 'ok' || engine.startsWith('ok-') || engine === 'ws-drop')) {
+    refuseUpgrade(socket, 400, 'Bad Request', {
+      error: {
+        message: 'The model does not support Realtime API',
+        type: 'BadRequestError',
+        param: null,
+        code: 400,
+      },
+    });
+    return;
+  }
+  const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+    .split(',')
+    .map((protocol) => protocol.trim())
+    .filter(Boolean);
+  const peer = new WebSocketPeer(req, socket, head, offered[0]);
+  peer.send(JSON.stringify({ type: 'session.created', engine }));
+  peer.listen({
+    onMessage(text) {
+      if (engine === 'ws-drop') return void socket.destroy();
+      const message = JSON.parse(text) as { type?: string };
+      if (message.type === 'bye') return peer.close(1000, 'bye');
+      if (message.type === 'finish') {
+        peer.send(
+          JSON.stringify({
+            type: 'transcription.done',
+            text: 'hello',
+            usage: { prompt_tokens: 4, completion_tokens: 6, total_tokens: 10 },
+          }),
+        );
+        return;
+      }
+      peer.send(JSON.stringify({ type: 'echo', data: message }));
+    },
+    onClose() {},
+  });
 }

@@ -100,4 +100,23 @@ describe('node trust', () => {
     expect(text).toContain('upstream_redirect');
     expect(text).not.toContain('bodySha256'); // the fake node's log, had the redirect been followed
   });
+
+  it("passes only the engine headers clients use, never a node's cookies or policies", async () => {
+    const key = await createApiKey();
+    const token = await scopedToken({ models: ['*'] });
+    const model = uniqueModel('cookie-jar');
+    expect((await register(token, { engines: [engine('cookies', model)] })).status).toBe(201);
+    const res = await chat(key, { model });
+    expect(res.status).toBe(200);
+    for (const name of [
+      'set-cookie',
+      'strict-transport-security',
+      'x-powered-by',
+      'access-control-allow-origin',
+    ]) {
+      expect(res.headers.get(name), name).toBeNull();
+    }
+    expect(res.headers.get('openai-processing-ms')).toBe('7');
+    expect(res.headers.get('content-type')).toBe('application/json');
+  });
 });
