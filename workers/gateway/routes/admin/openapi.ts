@@ -15,6 +15,7 @@ import {
   RotateKeySchema,
   UsageQuerySchema,
 } from './schemas.ts';
+import { SetPoolPolicySchema } from './pools.ts';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const body = (s: z.ZodType) => ({ required: true, content: { 'application/json': { schema: schema(s) } } });
@@ -98,6 +99,13 @@ export const ADMIN_OPENAPI = {
     },
     '/nodes': { get: op('List nodes (operator)') },
     '/nodes/{nodeId}': { parameters: [pathParam('nodeId')], delete: op('Evict a node (operator)') },
+    '/pools/{model}/policy': {
+      parameters: [pathParam('model')],
+      get: op('A pool’s routing policy (operator)'),
+      put: op('Set a pool’s routing policy; null returns it to ROUTING_POLICY (operator)', {
+        requestBody: body(SetPoolPolicySchema),
+      }),
+    },
     '/pools/{model}': {
       parameters: [pathParam('model')],
       get: op('A model pool’s engines and in-flight counts (operator)'),
