@@ -7,9 +7,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
+import { pipeline, type Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { bearerToken, secretsMatch } from '../src/credentials.ts';
+import { ERROR_SOURCE_HEADER, errorTypeForStatus } from '../src/openai/errors.ts';
 import { ENGINE_HEADER, type EngineState } from '../src/protocol/node-api.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
 import { sendOpenAIError } from './openai-error.ts';
@@ -59,10 +60,15 @@ export class AgentProxy {
   private readonly inFlight = new Map<string, number>();
   private idleWaiters: Array<() => void> = [];
   private draining = false;
+  /** Upgraded connections (WebSockets): the server no longer tracks them, so `close` cuts them here. */
+  private readonly tunnels = new Set<Duplex>();
 
   constructor(options: ProxyOptions) {
     this.options = options;
     this.server = http.createServer((req, res) => void this.route(req, res));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      void this.routeUpgrade(req, socket, head);
+    });
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
@@ -102,46 +108,111 @@ export class AgentProxy {
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
+    for (const socket of this.tunnels) socket.destroy();
     this.upstreamAgents.http.destroy();
     this.upstreamAgents.https.destroy();
     await closed;
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const admitted = await this.admit(req);
+    if (!admitted.ok) {
+      const { status, code, message, headers } = admitted;
+      return sendOpenAIError(res, status, code, message, headers);
+    }
+    this.forward(admitted.engineId, admitted.target, req, res);
+  }
+
+  /** The checks every call passes, requests and WebSocket upgrades alike: who asks, for which engine. */
+  private async admit(req: http.IncomingMessage): Promise<Admission> {
     const expected = this.options.credential();
     if (expected === null) {
-      return sendOpenAIError(
-        res,
-        503,
-        'node_not_registered',
-        'This node is not registered with the gateway yet.',
-        {
-          'retry-after': RETRY_AFTER_SECONDS,
-        },
-      );
+      return refusal(503, 'node_not_registered', 'This node is not registered with the gateway yet.', {
+        'retry-after': RETRY_AFTER_SECONDS,
+      });
     }
     const presented = bearerToken(req.headers.authorization);
     if (presented === null || !(await secretsMatch(presented, expected))) {
-      return sendOpenAIError(res, 401, 'invalid_node_credential', 'Missing or wrong node credential.');
+      return refusal(401, 'invalid_node_credential', 'Missing or wrong node credential.');
     }
     if (this.draining) {
-      return sendOpenAIError(res, 503, 'node_draining', 'This node is draining and takes no new requests.', {
+      return refusal(503, 'node_draining', 'This node is draining and takes no new requests.', {
         'retry-after': RETRY_AFTER_SECONDS,
       });
     }
     const engineId = req.headers[ENGINE_HEADER];
     if (typeof engineId !== 'string' || engineId === '') {
-      return sendOpenAIError(res, 400, 'missing_engine', `The ${ENGINE_HEADER} header is required.`);
+      return refusal(400, 'missing_engine', `The ${ENGINE_HEADER} header is required.`);
     }
     const target = this.options.findEngine(engineId);
-    if (!target)
-      return sendOpenAIError(res, 404, 'engine_not_found', `No engine "${engineId}" on this node.`);
+    if (!target) return refusal(404, 'engine_not_found', `No engine "${engineId}" on this node.`);
     if (target.state !== 'ready') {
-      return sendOpenAIError(res, 503, 'engine_not_ready', `Engine "${engineId}" is ${target.state}.`, {
+      return refusal(503, 'engine_not_ready', `Engine "${engineId}" is ${target.state}.`, {
         'retry-after': RETRY_AFTER_SECONDS,
       });
     }
-    this.forward(engineId, target, req, res);
+    return { ok: true, engineId, target };
+  }
+
+  /**
+   * A WebSocket upgrade (vLLM's `/v1/realtime`): the same checks, then the handshake goes to the
+   * engine with its own key, and once it answers 101 the two sockets are joined byte for byte
+   * until either side closes. It counts as in flight for its whole life, so a drain waits for it.
+   */
+  private async routeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const admitted = await this.admit(req);
+    if (!admitted.ok) return refuseUpgrade(socket, admitted);
+    const { engineId, target } = admitted;
+    this.trackStart(engineId);
+    this.tunnels.add(socket);
+    socket.once('close', () => {
+      this.tunnels.delete(socket);
+      this.trackEnd(engineId);
+    });
+    const base = new URL(target.baseUrl);
+    const upstream = (base.protocol === 'https:' ? https : http).request({
+      protocol: base.protocol,
+      hostname: base.hostname,
+      port: base.port,
+      method: req.method,
+      path: base.pathname.replace(/\/$/, '') + (req.url ?? '/'),
+      headers: {
+        ...forwardableHeaders(req.headers),
+        connection: 'Upgrade',
+        upgrade: req.headers.upgrade ?? 'websocket',
+        authorization: `Bearer ${target.apiKey}`,
+      },
+    });
+    socket.once('close', () => upstream.destroy());
+    upstream.on('upgrade', (answer, engineSocket, engineHead) => {
+      this.options.metrics.proxiedRequests.inc({ engine: engineId, status: '101' });
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\n${rawHeaderLines(answer.rawHeaders)}\r\n`);
+      if (engineHead.length > 0) socket.write(engineHead);
+      if (head.length > 0) engineSocket.write(head);
+      engineSocket.on('error', () => engineSocket.destroy());
+      engineSocket.once('close', () => socket.destroy());
+      socket.once('close', () => engineSocket.destroy());
+      engineSocket.pipe(socket);
+      socket.pipe(engineSocket);
+    });
+    // The engine refused the upgrade with a plain answer: the caller gets it as it is.
+    upstream.on('response', (answer) => {
+      this.options.metrics.proxiedRequests.inc({
+        engine: engineId,
+        status: String(answer.statusCode ?? 502),
+      });
+      socket.write(
+        `HTTP/1.1 ${answer.statusCode ?? 502} ${answer.statusMessage ?? ''}\r\n${rawHeaderLines(answer.rawHeaders)}connection: close\r\n\r\n`,
+      );
+      answer.pipe(socket);
+    });
+    upstream.on('error', (error) => {
+      if (socket.destroyed) return;
+      this.options.logger.warn({ engine: engineId, err: error }, 'engine unreachable for an upgrade');
+      refuseUpgrade(socket, refusal(502, 'engine_unreachable', `Engine "${engineId}" did not answer.`));
+    });
+    upstream.end();
   }
 
   private forward(
@@ -205,6 +276,58 @@ export class AgentProxy {
     this.idleWaiters = [];
     for (const wake of waiters) wake();
   }
+}
+
+type Refusal = {
+  ok: false;
+  status: number;
+  code: string;
+  message: string;
+  headers: Record<string, string>;
+};
+type Admission = { ok: true; engineId: string; target: ProxyTarget } | Refusal;
+
+function refusal(
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Refusal {
+  return { ok: false, status, code, message, headers };
+}
+
+/** A refusal written on the raw socket of an upgrade request (there is no ServerResponse). */
+function refuseUpgrade(socket: Duplex, refused: Refusal): void {
+  const body = JSON.stringify({
+    error: {
+      message: refused.message,
+      type: errorTypeForStatus(refused.status),
+      param: null,
+      code: refused.code,
+    },
+  });
+  const headers = {
+    ...refused.headers,
+    [ERROR_SOURCE_HEADER]: 'agent',
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+  };
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
+  socket.end(
+    `HTTP/1.1 ${refused.status} ${http.STATUS_CODES[refused.status] ?? ''}\r\n${lines.join('')}\r\n${body}`,
+  );
+}
+
+/** An answer's headers as raw lines, without the ones that describe the engine's own connection. */
+function rawHeaderLines(raw: string[]): string {
+  let lines = '';
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (/^(keep-alive|transfer-encoding|proxy-connection)$/i.test(name)) continue;
+    lines += `${name}: ${raw[i + 1]}\r\n`;
+  }
+  return lines;
 }
 
 function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {

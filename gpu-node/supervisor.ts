@@ -11,6 +11,7 @@ import type { EngineLoad, EngineReport, EngineState } from '../src/protocol/node
 import { type BackoffPolicy, fullJitterDelay, sleep } from './backoff.ts';
 import { EngineLog } from './engine-logs.ts';
 import type { EngineAdapter, EngineConfig, LaunchCommand } from './engines/engine-adapter.ts';
+import { readMaxModelLen } from './engines/engine-http.ts';
 import { engineBaseUrl } from './engines/index.ts';
 import { signalGroup, terminateGroup } from './processes/process-group.ts';
 
@@ -80,6 +81,8 @@ export class EngineSupervisor {
   private currentState: EngineState = 'starting';
   private restartCount = 0;
   private currentLoad: EngineLoad | null = null;
+  /** The context length the engine's model list reports, read when it becomes ready. */
+  private maxModelLen: number | undefined;
   private child: ChildProcess | null = null;
   private childClosed: Promise<void> = Promise.resolve();
   private crashTimes: number[] = [];
@@ -122,6 +125,8 @@ export class EngineSupervisor {
       maxConcurrency: this.engine.maxConcurrency,
       restarts: this.restartCount,
       lastLogLines: this.log.lastLines(logChars),
+      routes: this.adapter.routes?.(this.engine)?.slice(),
+      ...(this.maxModelLen === undefined ? {} : { maxModelLen: this.maxModelLen }),
     };
   }
 
@@ -240,6 +245,12 @@ export class EngineSupervisor {
       }
       await sleep(this.timings.startupProbeIntervalMs, life.signal);
     }
+    this.maxModelLen = await readMaxModelLen(
+      this.baseUrl,
+      this.engine,
+      this.apiKey,
+      AbortSignal.any([life.signal, AbortSignal.timeout(this.timings.probeTimeoutMs)]),
+    );
     this.setState('ready');
     const readySince = Date.now();
     let failures = 0;

@@ -2,6 +2,7 @@
  * What the agent needs to know about one kind of engine: how to launch it, how to tell it
  * is up, and how to read its load. One small module per engine kind implements this.
  */
+import type { EngineRoute } from '../../src/protocol/engine-routes.ts';
 import type { EngineKind, EngineLoad } from '../../src/protocol/node-api.ts';
 
 /** One engine as the node owner configured it (validated by gpu-node/config.ts). */
@@ -52,4 +53,9 @@ export interface EngineAdapter {
   probeReady(baseUrl: string, engine: EngineConfig, apiKey: string, signal: AbortSignal): Promise<boolean>;
   /** Reads the engine's load; throws when it cannot. */
   scrapeLoad(baseUrl: string, apiKey: string, signal: AbortSignal): Promise<EngineLoad>;
+  /**
+   * The routes this engine serves (engine-routes.ts), reported to the gateway; undefined when
+   * unknown (`external`: any OpenAI-compatible server; or no method), and the gateway then tries every route.
+   */
+  routes?(engine: EngineConfig): readonly EngineRoute[] | undefined;
 }

@@ -79,6 +79,26 @@ export async function listsServedModel(
 }
 
 /**
+ * The context length the model list reports for the served model (vLLM, SGLang and the
+ * simulator list `max_model_len`); undefined when it does not, or the list cannot be read.
+ */
+export async function readMaxModelLen(
+  baseUrl: string,
+  engine: EngineConfig,
+  apiKey: string,
+  signal: AbortSignal,
+): Promise<number | undefined> {
+  try {
+    const parsed = ModelListSchema.safeParse(await getEngineJson(baseUrl, '/v1/models', apiKey, signal));
+    const card = parsed.success ? parsed.data.data.find((m) => m.id === engine.servedModelName) : undefined;
+    const length = card?.max_model_len;
+    return typeof length === 'number' && Number.isInteger(length) && length > 0 ? length : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * The readiness rule shared by the launched engines: `GET /health` answers 2xx (llama.cpp
  * answers 503 while loading the model) and `GET /v1/models` lists the served name. Any failure
  * means "not ready yet"; the supervisor decides how long to wait.

@@ -50,4 +50,5 @@ export const externalAdapter: EngineAdapter = {
   async scrapeLoad(baseUrl, apiKey, signal) {
     return readKnownEngineLoad(await scrapeMetricsPage(baseUrl, apiKey, signal), baseUrl, apiKey, signal);
   },
+  routes: () => undefined,
 };

@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import type { EngineLoad } from '../../src/protocol/node-api.ts';
 import type { EngineAdapter } from './engine-adapter.ts';
+import { LLAMACPP_ROUTES } from './engine-routes.ts';
 import { EngineScrapeError, getEngineJson, probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST, launchWith } from './launch.ts';
 import { clampShare, meanOfFirstPresent, scrapeMetricsPage, sumSeries } from './load-metrics.ts';
@@ -89,4 +90,5 @@ export const llamacppAdapter: EngineAdapter = {
   async scrapeLoad(baseUrl, apiKey, signal) {
     return readLlamaCppLoad(await scrapeMetricsPage(baseUrl, apiKey, signal), baseUrl, apiKey, signal);
   },
+  routes: () => LLAMACPP_ROUTES,
 };

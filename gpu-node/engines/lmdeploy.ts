@@ -9,6 +9,7 @@
  * see python-launch.ts.
  */
 import type { EngineAdapter } from './engine-adapter.ts';
+import { LMDEPLOY_ROUTES } from './engine-routes.ts';
 import { probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST } from './launch.ts';
 import { gaugeLoadScraper, type LoadMetricNames } from './load-metrics.ts';
@@ -39,4 +40,5 @@ export const lmdeployAdapter: EngineAdapter = {
   },
   probeReady: probeHealthAndModel,
   scrapeLoad: gaugeLoadScraper(LMDEPLOY_LOAD_METRICS),
+  routes: () => LMDEPLOY_ROUTES,
 };

@@ -8,6 +8,7 @@
  * Its key is handed over inside Python (python-launch.ts), not on the command line.
  */
 import type { EngineAdapter } from './engine-adapter.ts';
+import { SGLANG_ROUTES } from './engine-routes.ts';
 import { probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST } from './launch.ts';
 import { gaugeLoadScraper, type LoadMetricNames, type SeriesFilter } from './load-metrics.ts';
@@ -40,4 +41,5 @@ export const sglangAdapter: EngineAdapter = {
   },
   probeReady: probeHealthAndModel,
   scrapeLoad: gaugeLoadScraper(SGLANG_LOAD_METRICS, sglangTotalsOnly),
+  routes: () => SGLANG_ROUTES,
 };

@@ -7,6 +7,7 @@
  */
 import { CLI_PATH } from '../cli-path.ts';
 import type { EngineAdapter } from './engine-adapter.ts';
+import { simRoutes } from './engine-routes.ts';
 import { probeHealthAndModel } from './engine-http.ts';
 import { launchWith } from './launch.ts';
 import { gaugeLoadScraper } from './load-metrics.ts';
@@ -36,4 +37,5 @@ export const simAdapter: EngineAdapter = {
   },
   probeReady: probeHealthAndModel,
   scrapeLoad: gaugeLoadScraper(VLLM_LOAD_METRICS),
+  routes: simRoutes,
 };

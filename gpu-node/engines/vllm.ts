@@ -7,6 +7,7 @@
  * (`args.api_key or envs.VLLM_API_KEY`, vllm/entrypoints/openai/api_server.py, vllm/envs.py).
  */
 import type { EngineAdapter } from './engine-adapter.ts';
+import { VLLM_ROUTES } from './engine-routes.ts';
 import { probeHealthAndModel } from './engine-http.ts';
 import { ENGINE_HOST, launchWith } from './launch.ts';
 import { gaugeLoadScraper, type LoadMetricNames } from './load-metrics.ts';
@@ -39,4 +40,5 @@ export const vllmAdapter: EngineAdapter = {
   },
   probeReady: probeHealthAndModel,
   scrapeLoad: gaugeLoadScraper(VLLM_LOAD_METRICS),
+  routes: () => VLLM_ROUTES,
 };

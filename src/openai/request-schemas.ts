@@ -24,6 +24,19 @@ export const ChatCompletionSchema = z.looseObject({
   user: z.string().optional(),
 });
 
+/**
+ * vLLM's `/v1/chat/completions/batch`: `messages` is a list of conversations, each answered as one
+ * choice. Only its presence is checked here; the shape of each conversation is the engine's to judge.
+ */
+export const ChatBatchSchema = z.looseObject({
+  model,
+  messages: z.array(z.unknown()).min(1),
+  stream: z.boolean().optional(),
+  max_tokens: tokenLimit,
+  max_completion_tokens: tokenLimit,
+  user: z.string().optional(),
+});
+
 export const CompletionSchema = z.looseObject({
   model,
   prompt: z.union([

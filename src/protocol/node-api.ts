@@ -15,8 +15,11 @@
  * Gateway → agent (every proxied call):
  *   <node url><original path>  Authorization: Bearer <node credential>
  *                              x-switchyard-engine: <engine id>   (routes without reading the body)
+ *   The method is the client's (POST; GET and DELETE on stored responses), and a WebSocket
+ *   upgrade (`GET /v1/realtime`) is passed through to the engine the same way.
  */
 import { z } from 'zod';
+import { EngineRoutesSchema } from './engine-routes.ts';
 
 export const ENGINE_KINDS = ['vllm', 'sglang', 'lmdeploy', 'llamacpp', 'external', 'sim'] as const;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
@@ -58,6 +61,14 @@ export const EngineReportSchema = z.object({
   restarts: z.number().int().nonnegative().default(0),
   /** Last lines of the engine's log, for the dashboard when it misbehaves. */
   lastLogLines: z.array(z.string().max(2000)).max(50).default([]),
+  /**
+   * The routes the engine serves (`POST /v1/messages`, `GET /v1/responses/:id`; see
+   * engine-routes.ts), as the agent's adapter declares them for its kind. Absent (older agents,
+   * external servers): unknown, and the gateway tries every route on it.
+   */
+  routes: EngineRoutesSchema.optional(),
+  /** The context length the engine reports (vLLM's `max_model_len` in its model list), if it does. */
+  maxModelLen: z.number().int().positive().optional(),
 });
 export type EngineReport = z.infer<typeof EngineReportSchema>;
 

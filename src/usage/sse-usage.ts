@@ -5,6 +5,7 @@
  * removes the usage-only chunk that brought, so the client gets the stream it asked for.
  */
 import { concatBytes } from '../bytes.ts';
+import { eventFields } from '../sse/event-fields.ts';
 import { isRecord, normalizeUsage, type Usage } from './usage.ts';
 
 /** Responses API events that each carry a piece of generated output. */
@@ -75,7 +76,7 @@ export class SseUsageTap {
     let json: unknown;
     let name: string | undefined;
     try {
-      const fields = parseEvent(this.decoder.decode(event));
+      const fields = eventFields(this.decoder.decode(event));
       if (fields.data === undefined || !fields.data.trimStart().startsWith('{')) return false;
       json = JSON.parse(fields.data);
       name = fields.event;
@@ -122,22 +123,6 @@ export class SseUsageTap {
 function endsEvent(bytes: Uint8Array, i: number): boolean {
   if (bytes[i] !== 10) return false;
   return bytes[i - 1] === 10 || (bytes[i - 1] === 13 && bytes[i - 2] === 10);
-}
-
-/** An event's `data` (its data lines joined by `\n`) and `event` fields, per the SSE spec. */
-function parseEvent(text: string): { data?: string; event?: string } {
-  const data: string[] = [];
-  let event: string | undefined;
-  for (const line of text.split(/\r\n|\r|\n/)) {
-    if (line === '' || line.startsWith(':')) continue;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') data.push(value);
-    else if (field === 'event') event = value;
-  }
-  return { data: data.length ? data.join('\n') : undefined, event };
 }
 
 /** A chat/completions choice that carries generated output: text, reasoning or a tool call. */

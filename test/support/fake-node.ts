@@ -19,6 +19,9 @@
  *   agent401       the node agent's own refusal: 401 invalid_node_credential
  *   agent404       the node agent's own refusal: 404 engine_not_found
  *   agent503       the node agent's own refusal: 503 node_draining with retry-after
+ *   pieces         a 200 `text/event-stream` whose body is the request's `pieces` (an array of
+ *                  strings), each written on its own after `pieceGapMs` (default 10 ms): a stream
+ *                  cut wherever a test likes, events split mid-way included
  * Whatever the engine, a few paths answer as the engines that serve them do:
  *   POST /v1/responses      a stored response (`resp_…`) kept per engine, JSON or SSE (`response.created`
  *                           first, `response.completed` with usage last); `previous_response_id` must be
@@ -219,6 +222,20 @@ function respond(entry: LoggedRequest, req: IncomingMessage, body: Buffer, res: 
       clearInterval(timer);
       clearTimeout(stop);
     });
+    return;
+  }
+  if (engine === 'pieces') {
+    const pieces = Array.isArray(parsed?.pieces) ? (parsed.pieces as unknown[]).map(String) : [];
+    const gap = typeof parsed?.pieceGapMs === 'number' ? parsed.pieceGapMs : 10;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let next = 0;
+    const writeNext = () => {
+      if (res.destroyed) return;
+      if (next === pieces.length) return void res.end();
+      res.write(pieces[next++]);
+      setTimeout(writeNext, gap);
+    };
+    writeNext();
     return;
   }
   if (engine === 'slow') {

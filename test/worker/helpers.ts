@@ -1,7 +1,9 @@
 /** Shared steps for the gateway tests: talk to the Worker, seed keys and nodes through the real APIs. */
 import { env, exports } from 'cloudflare:workers';
 import { inject } from 'vitest';
+import { anthropicErrorTypeForStatus } from '../../src/anthropic/errors.ts';
 import type { EngineReport, RegisterResponse } from '../../src/protocol/node-api.ts';
+import { errorFamilyOf } from '../../workers/gateway/render-error.ts';
 import { apiKey } from '../../workers/objects/stubs.ts';
 
 export const ADMIN = { authorization: 'Bearer test-admin-token' };
@@ -56,7 +58,7 @@ export async function createNodeToken(): Promise<string> {
   const res = await call('/admin/api/node-tokens', {
     method: 'POST',
     headers: { ...ADMIN, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'test-node' }),
+    body: JSON.stringify({ name: 'test-node', models: ['*'] }),
   });
   return ((await res.json()) as { token: string }).token;
 }
@@ -106,6 +108,7 @@ export function chat(key: string, body: Record<string, unknown>, headers: Record
 
 export async function fakeNodeLog(): Promise<
   Array<{
+    method?: string;
     path: string;
     engine: string;
     headers: Record<string, string>;
@@ -238,4 +241,167 @@ export async function registerLiveNode(
       await loop;
     },
   };
+}
+
+/**
+ * Settles `promise` within `ms`, or throws naming `what`: the fuzz and matrix tests bound every
+ * call, so a request the gateway never answers fails the test instead of stalling it.
+ */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A response read to its end: status, headers and text. */
+export interface ReadResponse {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+/** Sends a request and reads the whole answer, within `ms`. */
+export function callAndRead(path: string, init: RequestInit = {}, ms = 10_000): Promise<ReadResponse> {
+  return within(
+    ms,
+    `${init.method ?? 'GET'} ${path.slice(0, 120)}`,
+    (async () => {
+      const res = await call(path, init);
+      return { status: res.status, headers: res.headers, text: await res.text() };
+    })(),
+  );
+}
+
+const ERROR_TYPES_FOR_STATUS: Record<number, string[]> = {
+  401: ['authentication_error'],
+  403: ['permission_error'],
+  404: ['not_found_error'],
+  429: ['rate_limit_error', 'insufficient_quota'],
+};
+
+/**
+ * What is wrong with `res` as a refusal from the gateway itself: it must be a 4xx, JSON, shaped
+ * `{"error":{"message","type","param","code"}}` with the type OpenAI uses for the status, marked
+ * `x-switchyard-error-source: gateway` and carrying a request id. Empty when it is all of that.
+ */
+export function gatewayRefusalProblems(res: ReadResponse): string[] {
+  const problems: string[] = [];
+  if (res.status < 400 || res.status > 499) problems.push(`status ${res.status}, not a 4xx`);
+  if (!(res.headers.get('content-type') ?? '').startsWith('application/json')) {
+    problems.push(`content-type ${res.headers.get('content-type')}`);
+  }
+  if (res.headers.get('x-switchyard-error-source') !== 'gateway') {
+    problems.push(`x-switchyard-error-source ${res.headers.get('x-switchyard-error-source')}`);
+  }
+  if (!res.headers.get('x-request-id')) problems.push('no x-request-id');
+  let body: unknown;
+  try {
+    body = JSON.parse(res.text);
+  } catch {
+    return [...problems, `body is not JSON: ${res.text.slice(0, 200)}`];
+  }
+  const outer = body as { error?: Record<string, unknown> };
+  const error = outer?.error;
+  if (typeof outer !== 'object' || outer === null || Object.keys(outer).join() !== 'error' || !error) {
+    return [...problems, `body is not {"error":…}: ${res.text.slice(0, 200)}`];
+  }
+  const keys = Object.keys(error).sort().join();
+  if (keys !== 'code,message,param,type') problems.push(`error has the fields ${keys}`);
+  if (typeof error.message !== 'string' || error.message.length === 0) problems.push('no message');
+  if (typeof error.type !== 'string') problems.push('no type');
+  const types = ERROR_TYPES_FOR_STATUS[res.status] ?? ['invalid_request_error'];
+  if (!types.includes(String(error.type))) problems.push(`type ${String(error.type)} for ${res.status}`);
+  if (error.param !== null && typeof error.param !== 'string') problems.push('param neither string nor null');
+  if (error.code !== null && typeof error.code !== 'string') problems.push('code neither string nor null');
+  return problems;
+}
+
+/**
+ * What is wrong with `res` as a refusal from the gateway itself on the Anthropic Messages routes:
+ * a 4xx, JSON, shaped `{"type":"error","error":{"type","message"}}` with Anthropic's type for the
+ * status, marked as the gateway's and carrying a request id. Empty when it is all of that.
+ */
+export function anthropicRefusalProblems(res: ReadResponse): string[] {
+  const problems: string[] = [];
+  if (res.status < 400 || res.status > 499) problems.push(`status ${res.status}, not a 4xx`);
+  if (!(res.headers.get('content-type') ?? '').startsWith('application/json')) {
+    problems.push(`content-type ${res.headers.get('content-type')}`);
+  }
+  if (res.headers.get('x-switchyard-error-source') !== 'gateway') {
+    problems.push(`x-switchyard-error-source ${res.headers.get('x-switchyard-error-source')}`);
+  }
+  if (!res.headers.get('x-request-id')) problems.push('no x-request-id');
+  let body: { type?: unknown; error?: Record<string, unknown> };
+  try {
+    body = JSON.parse(res.text) as typeof body;
+  } catch {
+    return [...problems, `body is not JSON: ${res.text.slice(0, 200)}`];
+  }
+  if (
+    Object.keys(body ?? {})
+      .sort()
+      .join() !== 'error,type' ||
+    body.type !== 'error' ||
+    !body.error
+  ) {
+    return [...problems, `body is not {"type":"error","error":…}: ${res.text.slice(0, 200)}`];
+  }
+  if (Object.keys(body.error).sort().join() !== 'message,type') problems.push('error is not {type, message}');
+  if (body.error.type !== anthropicErrorTypeForStatus(res.status)) {
+    problems.push(`type ${String(body.error.type)} for ${res.status}`);
+  }
+  if (typeof body.error.message !== 'string' || body.error.message.length === 0) problems.push('no message');
+  return problems;
+}
+
+/** `assertGatewayRefusal` in the shape of the clients of `path`'s route family (render-error.ts). */
+export function assertGatewayRefusalFor(path: string, res: ReadResponse, what: string): void {
+  if (errorFamilyOf(path) === 'openai') return assertGatewayRefusal(res, what);
+  const problems = anthropicRefusalProblems(res);
+  if (problems.length > 0) {
+    throw new Error(`${what} → ${res.status}: ${problems.join('; ')}\n${res.text.slice(0, 300)}`);
+  }
+}
+
+/** Throws, naming the request, when `res` is not a gateway refusal (see `gatewayRefusalProblems`). */
+export function assertGatewayRefusal(res: ReadResponse, what: string): void {
+  const problems = gatewayRefusalProblems(res);
+  if (problems.length > 0) {
+    throw new Error(`${what} → ${res.status}: ${problems.join('; ')}\n${res.text.slice(0, 300)}`);
+  }
+}
+
+/**
+ * Everything the admin API can change, as the operator reads it: tenants with their keys, node
+ * tokens and the audit log. Two snapshots are equal when nothing was written in between. (Nodes
+ * come and go on their own as heartbeats stop: see `nodeIds`.)
+ */
+export async function writableState(): Promise<unknown> {
+  const tenants = await adminList('/admin/api/tenants');
+  const keys = await Promise.all(
+    tenants.map((tenant) => adminList(`/admin/api/tenants/${String(tenant.id)}/keys`)),
+  );
+  return {
+    tenants,
+    keys: keys.map((list) => list.map(({ lastUsedAt: _used, ...key }) => key)),
+    nodeTokens: await adminList('/admin/api/node-tokens'),
+    audit: await adminList('/admin/api/audit?limit=1000'),
+  };
+}
+
+/** The ids of the nodes the registry knows now. */
+export async function nodeIds(): Promise<string[]> {
+  return (await adminList('/admin/api/nodes')).map((node) => String(node.id));
+}
+
+async function adminList(path: string): Promise<Array<Record<string, unknown>>> {
+  const res = await call(path, { headers: ADMIN });
+  if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { data: Array<Record<string, unknown>> }).data;
 }

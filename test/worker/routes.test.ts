@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { OPENAI_ROUTES } from '../../workers/gateway/routes/openai-routes.ts';
-import { call, createApiKey, engine, fakeNodeLog, registerNode, uniqueModel } from './helpers.ts';
+import {
+  call,
+  createApiKey,
+  engine,
+  fakeNodeLog,
+  registerLiveNode,
+  registerNode,
+  uniqueModel,
+} from './helpers.ts';
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', bytes);
@@ -45,7 +53,8 @@ describe('the OpenAI surface', () => {
   it('forwards every JSON route to an engine of the named model, path intact', async () => {
     const key = await createApiKey();
     const model = uniqueModel('surface');
-    await registerNode([engine('ok', model)]);
+    // Two dozen routes outlast the test clock's 1 s of silence: the node keeps reporting.
+    const live = await registerLiveNode([engine('ok', model)]);
     for (const route of OPENAI_ROUTES.filter((r) => r.body === 'json')) {
       const body = {
         model,
@@ -69,6 +78,7 @@ describe('the OpenAI surface', () => {
       .filter((r) => r.headers['x-request-id']?.startsWith('surface'))
       .map((r) => r.path);
     expect(paths).toEqual(OPENAI_ROUTES.filter((r) => r.body === 'json').map((r) => r.path));
+    await live.stop();
   });
 
   it('streams a multipart upload through unchanged, model field first', async () => {

@@ -2,6 +2,8 @@
  * The one place that turns names into Durable Object stubs, typed by role, and that knows
  * when a failed call may be sent again.
  */
+import { responseShard } from '../../src/openai/response-ids.ts';
+
 export function modelPool(env: Env, model: string) {
   return env.MODEL_POOL.get(env.MODEL_POOL.idFromName(model));
 }
@@ -20,6 +22,14 @@ export function registry(env: Env) {
 
 export function directory(env: Env) {
   return env.DIRECTORY.get(env.DIRECTORY.idFromName('global'));
+}
+
+/** Shards of the response-id → engine table; fixed, since an id must always find its shard again. */
+const STORED_RESPONSE_SHARDS = 64;
+
+export function storedResponses(env: Env, responseId: string) {
+  const shard = responseShard(responseId, STORED_RESPONSE_SHARDS);
+  return env.STORED_RESPONSES.get(env.STORED_RESPONSES.idFromName(`responses-${shard}`));
 }
 
 /**

@@ -20,13 +20,20 @@ export interface Admitted {
   headers: Record<string, string>;
 }
 
-/** The API key of a request, parsed; 401 when there is none or it is not shaped like one. */
-export function presentedApiKey(authorization: string | undefined): { id: string; secret: string } {
-  const token = bearerToken(authorization);
+/**
+ * The API key of a request, parsed; 401 when there is none or it is not shaped like one. Routes
+ * whose clients send it as `x-api-key` (Anthropic's SDKs) pass that header too; it wins.
+ */
+export function presentedApiKey(
+  authorization: string | undefined,
+  xApiKey?: { value: string | undefined },
+): { id: string; secret: string } {
+  const token = xApiKey?.value?.trim() || bearerToken(authorization);
   if (!token) {
-    throw new ApiError(401, 'Missing API key: send it as `Authorization: Bearer sk-…`.', {
-      code: 'missing_api_key',
-    });
+    const how = xApiKey
+      ? '`x-api-key: sk-…` or `Authorization: Bearer sk-…`'
+      : '`Authorization: Bearer sk-…`';
+    throw new ApiError(401, `Missing API key: send it as ${how}.`, { code: 'missing_api_key' });
   }
   const credential = parseCredential(token);
   if (credential?.kind !== 'apiKey') throw invalidKey();

@@ -10,6 +10,7 @@ import { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { callWithRetry, modelPool } from '../../objects/stubs.ts';
+import { clientFacingHeaders } from '../../../src/http/engine-headers.ts';
 import { CallLog, type CallEnding } from './call-log.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
@@ -138,10 +139,14 @@ function relayResponse(
   engineKey: string,
 ): Response {
   const { response, reader, firstChunk, abort } = result;
-  const headers = new Headers(response.headers);
+  const headers = clientFacingHeaders(response.headers);
   headers.set(SERVED_BY_HEADER, engineKey);
   const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
-  if (isEventStream) headers.delete('content-length');
+  if (isEventStream) {
+    headers.delete('content-length');
+    // The gateway's own, whatever the engine said: no cache or proxy may hold an event stream.
+    headers.set('cache-control', 'no-cache');
+  }
   if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
   for (const [name, value] of Object.entries(request.answerHeaders)) headers.set(name, value);
   request.meter.answerStarted(headers.get('content-type') ?? '');
@@ -175,7 +180,7 @@ function failureResponse(
 ): Response {
   if (failure.upstream) {
     log.finish(failure.upstream.status, 'failed', failure.error.code);
-    const headers = new Headers(failure.upstream.headers);
+    const headers = clientFacingHeaders(failure.upstream.headers);
     headers.set(SERVED_BY_HEADER, engineKey);
     headers.set(ERROR_SOURCE_HEADER, 'upstream');
     for (const [name, value] of Object.entries(request.answerHeaders)) headers.set(name, value);

@@ -23,6 +23,8 @@ export interface RelayInput {
   onFinish: (outcome: LeaseOutcome) => void;
   /** Sees every byte that goes to the client, and may drop the usage chunk it asked for. */
   meter: UsageMeter;
+  /** The error event in the client's API's shape (render-error.ts); OpenAI's when absent. */
+  errorEvent?: (error: ApiError) => Uint8Array;
 }
 
 export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
@@ -59,7 +61,8 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
         finish('failed');
         if (!framer) return controller.error(cause);
         framer.discardPartial();
-        enqueue(controller, errorEvent(asApiError(cause).toBody()));
+        const error = asApiError(cause);
+        enqueue(controller, input.errorEvent ? input.errorEvent(error) : errorEvent(error.toBody()));
         controller.close();
       }
     },

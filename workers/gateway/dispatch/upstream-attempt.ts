@@ -12,6 +12,8 @@ import type { Lease } from '../../objects/model-pool.ts';
 
 export interface AttemptInput {
   lease: Lease;
+  /** POST unless said otherwise (the stored-response routes GET and DELETE, without a body). */
+  method?: string;
   pathAndQuery: string;
   body: BodyInit;
   headers: Headers;
@@ -68,10 +70,11 @@ export async function attemptUpstream(input: AttemptInput): Promise<AttemptResul
   headers.set('authorization', `Bearer ${input.lease.credential}`);
   headers.set(ENGINE_HEADER, input.lease.engineId);
   try {
+    const method = input.method ?? 'POST';
     const response = await fetch(new URL(input.pathAndQuery, input.lease.url), {
-      method: 'POST',
+      method,
       headers,
-      body: input.body,
+      body: method === 'GET' || method === 'DELETE' ? undefined : input.body,
       signal: AbortSignal.any([abort.signal, input.clientSignal]),
       // A node may not send the gateway elsewhere (its own network, a metadata address).
       redirect: 'manual',

@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import {
+  ChatBatchSchema,
   ChatCompletionSchema,
   CompletionSchema,
   EmbeddingSchema,
@@ -37,16 +38,21 @@ const generating = (path: string, schema: z.ZodType): JsonRouteSpec => ({
 export const OPENAI_ROUTES: RouteSpec[] = [
   generating('/v1/chat/completions', ChatCompletionSchema),
   generating('/v1/completions', CompletionSchema),
+  generating('/v1/chat/completions/batch', ChatBatchSchema),
   json('/v1/embeddings', EmbeddingSchema),
+  json('/v2/embed'),
   json('/v1/rerank'),
   json('/rerank'),
   json('/v2/rerank'),
   json('/v1/score'),
   json('/score'),
   json('/classify'),
+  json('/v1/classify'),
   json('/pooling'),
   json('/tokenize'),
+  json('/v1/tokenize'),
   json('/detokenize'),
+  json('/v1/detokenize'),
   json('/v1/moderations'),
   json('/v1/images/generations'),
   json('/v1/audio/speech', SpeechSchema),

@@ -1,0 +1,350 @@
+/**
+ * Property tests of the multipart upload routes (`/v1/audio/transcriptions`, `/translations`):
+ * no boundary, the boundary inside the data, no model, the model after a big file, parts that
+ * never end, absurd model names, any chunking. Bad forms get a 4xx from the gateway in OpenAI's
+ * shape, never a 5xx or a hang; good ones reach the engine byte for byte.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import {
+  assertGatewayRefusal,
+  callAndRead,
+  createKeyRecord,
+  engine,
+  fakeNodeLog,
+  keyInflight,
+  poolSnapshot,
+  registerLiveNode,
+  uniqueModel,
+} from './helpers.ts';
+
+const PATHS = ['/v1/audio/transcriptions', '/v1/audio/translations'] as const;
+/** MAX_UPLOAD_BYTES in the worker tests' config. */
+const MAX_UPLOAD = 1_048_576;
+const BOUNDARY = 'fuzz-b0undary';
+const enc = new TextEncoder();
+
+let key: string;
+let keyId: string;
+let served: string;
+let stopNode: () => Promise<void>;
+let sent = 0;
+
+beforeAll(async () => {
+  vi.spyOn(console, 'log').mockImplementation(() => {});
+  ({ key, id: keyId } = await createKeyRecord());
+  served = uniqueModel('fuzz-whisper');
+  stopNode = (await registerLiveNode([engine('ok-fuzz-mp', served)])).stop;
+});
+
+afterAll(async () => {
+  await stopNode();
+  vi.restoreAllMocks();
+});
+
+type Part = { name: string; value: Uint8Array; filename?: string };
+
+function concat(pieces: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
+  let offset = 0;
+  for (const piece of pieces) {
+    out.set(piece, offset);
+    offset += piece.byteLength;
+  }
+  return out;
+}
+
+function form(parts: Part[], { boundary = BOUNDARY, closed = true } = {}): Uint8Array {
+  const pieces: Uint8Array[] = [];
+  for (const part of parts) {
+    const filename = part.filename ? `; filename="${part.filename}"` : '';
+    const type = part.filename ? 'Content-Type: audio/wav\r\n' : '';
+    pieces.push(
+      enc.encode(
+        `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"${filename}\r\n${type}\r\n`,
+      ),
+      part.value,
+      enc.encode('\r\n'),
+    );
+  }
+  if (closed) pieces.push(enc.encode(`--${boundary}--\r\n`));
+  return concat(pieces);
+}
+
+/** The body in chunks of the given sizes (cycled), as a network would deliver it. */
+function chunked(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {
+  let offset = 0;
+  let turn = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (offset >= bytes.byteLength) return controller.close();
+      const size = sizes[turn++ % sizes.length]!;
+      controller.enqueue(bytes.slice(offset, offset + size));
+      offset += size;
+    },
+  });
+}
+
+function upload(
+  path: string,
+  body: Uint8Array | ReadableStream<Uint8Array>,
+  contentType = `multipart/form-data; boundary=${BOUNDARY}`,
+) {
+  return callAndRead(
+    path,
+    {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': contentType,
+        'x-request-id': `fuzz-mp-${++sent}`,
+      },
+      body,
+    },
+    20_000,
+  );
+}
+
+const path = fc.constantFrom(...PATHS);
+const chunkSizes = fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 5 });
+/** File bytes that hold boundary-like text, but never CRLF + "--" + the boundary itself. */
+const fileBytes = fc
+  .tuple(
+    fc.uint8Array({ maxLength: 2000 }),
+    fc.constantFrom(
+      `--${BOUNDARY}`,
+      `\r\n--${BOUNDARY.slice(0, -1)}`,
+      `--${BOUNDARY}--`,
+      'Content-Disposition: form-data; name="file"\r\n\r\n',
+      '\r\n\r\n',
+      '',
+    ),
+    fc.integer({ min: 0, max: 400_000 }),
+  )
+  .map(([noise, trap, padding]) =>
+    concat([noise, enc.encode(trap), new Uint8Array(padding).fill(0x61), noise]),
+  )
+  .filter((bytes) => !latin1(bytes).includes(`\r\n--${BOUNDARY}`));
+const unknownModel = fc
+  .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
+  .filter((name) => name.trim().length > 0 && !name.includes('\r\n--'))
+  .map((name) => `no-such-${name}`);
+
+describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
+  it('refuses an upload without a usable boundary, or that is not multipart, with 415', async () => {
+    const contentType = fc.constantFrom(
+      'multipart/form-data',
+      'multipart/form-data;',
+      'multipart/form-data; boundary=',
+      'multipart/form-data; boundary=""',
+      'multipart/form-data; charset=utf-8',
+      'multipart/mixed',
+      'application/json',
+      'application/octet-stream',
+      'text/plain',
+      'audio/wav',
+    );
+    await fc.assert(
+      fc.asyncProperty(path, contentType, fileBytes, async (route, type, file) => {
+        const body = form([
+          { name: 'model', value: enc.encode(served) },
+          { name: 'file', value: file, filename: 'a.wav' },
+        ]);
+        const res = await upload(route, body, type);
+        assertGatewayRefusal(res, `${route} as ${type}`);
+        expect(res.status).toBe(415);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it('refuses a form without a model field with 400 param model, however it is chunked', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        path,
+        fileBytes,
+        fc.constantFrom('file', 'language', 'models', 'model_', 'Model ', 'mode'),
+        chunkSizes,
+        async (route, file, name, sizes) => {
+          const body = form([
+            { name: 'file', value: file, filename: 'model' },
+            { name, value: enc.encode(served) },
+          ]);
+          const res = await upload(route, chunked(body, sizes));
+          assertGatewayRefusal(res, `${route} with a ${name} field and no model`);
+          expect(res.status).toBe(400);
+          expect(JSON.parse(res.text).error.param).toBe('model');
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it('refuses a model part that never ends (the body stops inside it) with 400', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        path,
+        fileBytes,
+        fc.string({ unit: 'binary', maxLength: 200 }),
+        chunkSizes,
+        async (route, file, value, sizes) => {
+          const head = form([{ name: 'file', value: file, filename: 'a.wav' }], { closed: false });
+          const body = concat([
+            head,
+            enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\n${value}`),
+          ]);
+          const res = await upload(route, chunked(body, sizes));
+          assertGatewayRefusal(res, `${route} with an unterminated model part`);
+          expect(res.status).toBe(400);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('finds the model before or after a big file, in any chunking, and refuses one nobody serves with 404', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        path,
+        fileBytes,
+        unknownModel,
+        fc.boolean(),
+        chunkSizes,
+        async (route, file, model, modelFirst, sizes) => {
+          const parts: Part[] = [
+            { name: 'file', value: file, filename: 'a.wav' },
+            { name: 'response_format', value: enc.encode('json') },
+          ];
+          const modelPart = { name: 'model', value: enc.encode(model) };
+          const body = form(modelFirst ? [modelPart, ...parts] : [...parts, modelPart]);
+          const res = await upload(route, chunked(body, sizes));
+          assertGatewayRefusal(
+            res,
+            `${route} ${body.byteLength} bytes, model ${modelFirst ? 'first' : 'last'}`,
+          );
+          expect(res.status).toBe(404);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it('refuses absurd model names: empty, blank, over 256 characters, up to 10 MB', async () => {
+    const value = fc.oneof(
+      fc.constantFrom('', ' ', '\t \t'),
+      fc.integer({ min: 257, max: 200_000 }).map((n) => 'm'.repeat(n)),
+      fc.string({ unit: 'grapheme', minLength: 257, maxLength: 300 }).filter((s) => s.trim().length > 256),
+    );
+    await fc.assert(
+      fc.asyncProperty(path, value, chunkSizes, async (route, model, sizes) => {
+        const body = form([
+          { name: 'model', value: enc.encode(model) },
+          { name: 'file', value: new Uint8Array(10), filename: 'a.wav' },
+        ]);
+        const res = await upload(route, chunked(body, sizes));
+        assertGatewayRefusal(res, `${route} model of ${model.length} characters`);
+        expect(res.status).toBe(400);
+        expect(JSON.parse(res.text).error.param).toBe('model');
+      }),
+      { numRuns: 60 },
+    );
+    const huge = form([{ name: 'model', value: new Uint8Array(10 * 1024 * 1024).fill(0x6d) }]);
+    for (const route of PATHS) {
+      const res = await upload(route, chunked(huge, [65_536]));
+      assertGatewayRefusal(res, `${route} with a 10 MB model`);
+      expect([400, 413]).toContain(res.status);
+    }
+  });
+
+  it('refuses an upload over the cap with 413, declared or streamed, model first or last', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        path,
+        fc.integer({ min: MAX_UPLOAD + 1, max: 3 * MAX_UPLOAD }),
+        fc.boolean(),
+        fc.boolean(),
+        async (route, size, modelFirst, streamed) => {
+          const file = { name: 'file', value: new Uint8Array(size), filename: 'big.wav' };
+          const model = { name: 'model', value: enc.encode(served) };
+          const body = form(modelFirst ? [model, file] : [file, model]);
+          const res = await upload(route, streamed ? chunked(body, [65_536]) : body);
+          assertGatewayRefusal(res, `${route} ${size} bytes`);
+          expect(res.status).toBe(413);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
+  it('relays a good upload to the engine byte for byte, boundary-like data and chunking notwithstanding', async () => {
+    await fc.assert(
+      fc.asyncProperty(path, fileBytes, fc.boolean(), chunkSizes, async (route, file, modelFirst, sizes) => {
+        const model = { name: 'model', value: enc.encode(served) };
+        const parts: Part[] = [{ name: 'file', value: file, filename: 'a.wav' }];
+        const body = form(modelFirst ? [model, ...parts] : [...parts, model]);
+        const id = `fuzz-mp-good-${++sent}`;
+        const res = await callAndRead(route, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
+            'x-request-id': id,
+          },
+          body: chunked(body, sizes),
+        });
+        expect(res.status).toBe(200);
+        const seen = (await fakeNodeLog()).find((r) => r.headers['x-request-id'] === id);
+        expect(seen?.bodyBytes).toBe(body.byteLength);
+        expect(seen?.bodySha256).toBe(await sha256(body));
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('left no reservation or lease open', async () => {
+    await vi.waitFor(async () => {
+      expect(await keyInflight(keyId)).toBe(0);
+      expect((await poolSnapshot(served)).map((e) => e.inflight)).toEqual([0]);
+    });
+  });
+
+  // bug: the scanner takes the first `name="model"` header anywhere in the bytes (even inside a
+  // file, not after a delimiter), while an engine's parser takes the real part (Starlette: the last
+  // one): the key's model allow-list and the routing see one model, the engine serves another.
+  it.skip('refuses a form whose model the engine would read differently from the gateway', async () => {
+    const allowed = await createKeyRecord({ models: [served] });
+    const spoofedInFile = concat([
+      enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`),
+      enc.encode(`RIFF Content-Disposition: form-data; name="model"\r\n\r\n${served}`),
+      enc.encode(`\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\nsecret-adapter`),
+      enc.encode(`\r\n--${BOUNDARY}--\r\n`),
+    ]);
+    const twice = form([
+      { name: 'model', value: enc.encode(served) },
+      { name: 'file', value: new Uint8Array(100), filename: 'a.wav' },
+      { name: 'model', value: enc.encode('secret-adapter') },
+    ]);
+    for (const body of [spoofedInFile, twice]) {
+      const res = await callAndRead(PATHS[0], {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${allowed.key}`,
+          'content-type': `multipart/form-data; boundary=${BOUNDARY}`,
+        },
+        body,
+      });
+      expect(res.status).toBe(400);
+    }
+  });
+});
+
+function latin1(bytes: Uint8Array): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; i += 8192) out += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return out;
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
+}
