@@ -26,8 +26,10 @@ export default defineConfig({
               bindings: {
                 ADMIN_TOKEN: 'test-admin-token',
                 HEARTBEAT_INTERVAL_MS: '1000',
-                NODE_UNHEALTHY_AFTER_MS: '1000',
-                NODE_EVICT_AFTER_MS: '2000',
+                // Long enough that a node heartbeating every 250 ms stays healthy on a loaded machine;
+                // tests of expiry backdate the heartbeat instead of waiting (helpers.ts silenceNode).
+                NODE_UNHEALTHY_AFTER_MS: '10000',
+                NODE_EVICT_AFTER_MS: '30000',
                 UPSTREAM_CONNECT_TIMEOUT_MS: '1000',
                 UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '1500',
                 UPSTREAM_IDLE_TIMEOUT_MS: '500',

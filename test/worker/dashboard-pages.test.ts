@@ -8,6 +8,7 @@ import {
   createTenant,
   engine,
   registerNode,
+  silenceNode,
   uniqueModel,
 } from './helpers.ts';
 import { csrfOf, page, signedIn } from './dashboard-helpers.ts';
@@ -185,12 +186,7 @@ describe('dashboard pages', () => {
     const browser = await signedIn('test-admin-token');
     const before = await (await browser.get('/dashboard/nodes')).text();
     expect(sectionOf(before, node.nodeId)).toContain('<span class="pill ok">ready</span>');
-    await waitFor(async () => {
-      const nodes = (await (await call('/admin/api/nodes', { headers: ADMIN })).json()) as {
-        data: Array<{ id: string; status: string }>;
-      };
-      return nodes.data.find((n) => n.id === node.nodeId)?.status === 'unhealthy';
-    });
+    await silenceNode(node.nodeId);
     const after = sectionOf(await (await browser.get('/dashboard/nodes')).text(), node.nodeId);
     expect(after).toContain('<span class="pill bad">unhealthy</span>');
     expect(after).toContain('<span class="pill idle">unknown</span>');
@@ -309,12 +305,4 @@ function sectionOf(html: string, nodeId: string): string {
   if (start < 0) throw new Error(`node ${nodeId} is not on the page`);
   const end = html.indexOf('</section>', start);
   return html.slice(start, end);
-}
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -1,10 +1,12 @@
 /** Shared steps for the gateway tests: talk to the Worker, seed keys and nodes through the real APIs. */
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
-import { inject } from 'vitest';
+import { inject, vi } from 'vitest';
 import { anthropicErrorTypeForStatus } from '../../src/anthropic/errors.ts';
 import type { EngineReport, RegisterResponse } from '../../src/protocol/node-api.ts';
 import { errorFamilyOf } from '../../workers/gateway/render-error.ts';
-import { apiKey } from '../../workers/objects/stubs.ts';
+import type { NodeRecord, NodeRegistry } from '../../workers/objects/node-registry.ts';
+import { apiKey, registry as registryOf } from '../../workers/objects/stubs.ts';
 
 export const ADMIN = { authorization: 'Bearer test-admin-token' };
 export const fakeNodeUrl = () => inject('fakeNodeUrl');
@@ -404,4 +406,56 @@ async function adminList(path: string): Promise<Array<Record<string, unknown>>> 
   const res = await call(path, { headers: ADMIN });
   if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`);
   return ((await res.json()) as { data: Array<Record<string, unknown>> }).data;
+}
+
+/**
+ * Keeps `engines` served for as long as a test needs, whatever it does to the isolate: a
+ * heartbeat every 250 ms, and — when a long stretch of work starved the heartbeats until the
+ * registry evicted the node (2 s in the test config) — a new registration. `ready()` waits until
+ * a pick would find an engine, for a test that is about to need one.
+ */
+export async function serveEngines(
+  engines: EngineReport[],
+): Promise<{ ready: () => Promise<void>; stop: () => Promise<void> }> {
+  let node = await registerNode(engines);
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      if (!running) break;
+      if ((await heartbeat(node, engines)).status === 401) node = await registerNode(engines);
+    }
+  })();
+  const models = [...new Set(engines.map((e) => e.model))];
+  return {
+    ready: () =>
+      vi.waitFor(
+        async () => {
+          for (const model of models) {
+            const res = await call(`/admin/api/pools/${encodeURIComponent(model)}`, { headers: ADMIN });
+            const pool = (await res.json()) as { engines?: Array<{ available: boolean }> };
+            if (!pool.engines?.some((e) => e.available)) throw new Error(`${model} has no engine yet`);
+          }
+        },
+        { timeout: 5_000, interval: 50 },
+      ),
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Moves a node's last heartbeat `ms` into the past, as if it had been silent that long. */
+export async function backdateHeartbeat(nodeId: string, ms: number): Promise<void> {
+  await runInDurableObject(registryOf(env), (instance: NodeRegistry) => {
+    const nodes = (instance as unknown as { nodes: Map<string, NodeRecord> }).nodes;
+    nodes.get(nodeId)!.lastSeenAt -= ms;
+  });
+}
+
+/** The registry judges a node silent past NODE_UNHEALTHY_AFTER_MS (10 s in the test config) now. */
+export async function silenceNode(nodeId: string): Promise<void> {
+  await backdateHeartbeat(nodeId, 10_100);
+  await runDurableObjectAlarm(registryOf(env));
 }

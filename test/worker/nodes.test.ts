@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import {
   call,
@@ -10,8 +10,8 @@ import {
   heartbeat,
   registerNode,
   uniqueModel,
+  backdateHeartbeat,
 } from './helpers.ts';
-import type { NodeRecord, NodeRegistry } from '../../workers/objects/node-registry.ts';
 import { registry as registryOf } from '../../workers/objects/stubs.ts';
 
 const registry = () => registryOf(env);
@@ -22,14 +22,6 @@ async function listedModels(key: string): Promise<string[]> {
   const body = (await res.json()) as { object: string; data: Array<{ id: string; object: string }> };
   expect(body.object).toBe('list');
   return body.data.map((m) => m.id);
-}
-
-/** Moves a node's last heartbeat `ms` into the past, as if it had been silent that long. */
-async function backdateHeartbeat(nodeId: string, ms: number): Promise<void> {
-  await runInDurableObject(registry(), (instance: NodeRegistry) => {
-    const nodes = (instance as unknown as { nodes: Map<string, NodeRecord> }).nodes;
-    nodes.get(nodeId)!.lastSeenAt -= ms;
-  });
 }
 
 /** Lets the registry's alarm pass judgement now rather than waiting for it to fire. */
@@ -64,13 +56,13 @@ describe('node registry and /v1/models', () => {
     const node = await registerNode([engine('ok', model)]);
     expect(await listedModels(key)).toContain(model);
 
-    await backdateHeartbeat(node.nodeId, 1100); // past NODE_UNHEALTHY_AFTER_MS (1000) in the test config
+    await backdateHeartbeat(node.nodeId, 10_100); // past NODE_UNHEALTHY_AFTER_MS (10 s) in the test config
     await runRegistryAlarm();
     expect(await listedModels(key)).not.toContain(model);
     const unhealthy = await chat(key, { model });
     expect(unhealthy.status).toBe(503);
 
-    await backdateHeartbeat(node.nodeId, 1000); // past NODE_EVICT_AFTER_MS (2000)
+    await backdateHeartbeat(node.nodeId, 20_000); // past NODE_EVICT_AFTER_MS (30 s)
     await runRegistryAlarm();
     const nodes = await registry().listNodes();
     expect(nodes.some((n) => n.engines.some((e) => e.model === model))).toBe(false);
