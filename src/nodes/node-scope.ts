@@ -1,21 +1,19 @@
 /**
  * What the operator lets the nodes of one node token do: serve only these models (names or
- * `prefix*` patterns), with at most this many concurrent requests per engine, optionally only
- * for these tenants, under an owner's name that tenants can be restricted to. A node is trusted
- * exactly this far: a registration or heartbeat that claims more is refused, with the reason.
+ * `prefix*` patterns), with at most this many concurrent requests per engine, under an owner's
+ * name (shown to clients as the model's `owned_by`). A node is trusted exactly this far: a
+ * registration or heartbeat that claims more is refused, with the reason.
  */
 import { z } from 'zod';
 import { modelAllowed, ModelPatternSchema } from '../keys/model-patterns.ts';
 
 export const NodeScopeSchema = z.strictObject({
-  /** Who runs these nodes (a person, a team, a provider); tenants may be limited to owners they trust. */
+  /** Who runs these nodes (a person, a team, a provider). */
   owner: z.string().trim().min(1).max(128).default('operator'),
   /** The model names (or `prefix*` patterns) these nodes may serve. Required: no token serves anything by default. */
   models: z.array(ModelPatternSchema).min(1).max(1000),
   /** The most concurrent requests one engine may claim (its `maxConcurrency`). */
   maxConcurrency: z.number().int().positive().max(100_000).optional(),
-  /** Only these tenants' requests reach these nodes; absent: every tenant's. */
-  tenants: z.array(z.string().min(1).max(64)).max(10_000).optional(),
 });
 export type NodeScope = z.infer<typeof NodeScopeSchema>;
 
@@ -33,14 +31,4 @@ export function scopeViolation(
     }
   }
   return null;
-}
-
-/** Whether a tenant's request may go to a node of this scope, given the owners the tenant trusts. */
-export function nodeServesTenant(
-  node: { owner: string; tenants?: readonly string[] },
-  tenantId: string,
-  trustedOwners: readonly string[] | undefined,
-): boolean {
-  if (node.tenants && !node.tenants.includes(tenantId)) return false;
-  return !trustedOwners || trustedOwners.includes(node.owner);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeServesTenant, scopeViolation } from '../../src/nodes/node-scope.ts';
+import { scopeViolation } from '../../src/nodes/node-scope.ts';
 import { nodeUrlProblem } from '../../src/nodes/node-url.ts';
 
 const deployed = { allowPrivate: false };
@@ -53,12 +53,5 @@ describe('node scopes', () => {
     expect(
       scopeViolation({ owner: 'operator', models: [] }, [{ id: 'e', model: 'x', maxConcurrency: 1 }]),
     ).not.toBeNull();
-  });
-
-  it('serves a tenant only when the node takes its requests and the tenant trusts the owner', () => {
-    expect(nodeServesTenant({ owner: 'alice' }, 't1', undefined)).toBe(true);
-    expect(nodeServesTenant({ owner: 'alice', tenants: ['t2'] }, 't1', undefined)).toBe(false);
-    expect(nodeServesTenant({ owner: 'alice' }, 't1', ['bob'])).toBe(false);
-    expect(nodeServesTenant({ owner: 'alice', tenants: ['t1'] }, 't1', ['alice'])).toBe(true);
   });
 });
