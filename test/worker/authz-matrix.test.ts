@@ -21,9 +21,9 @@ import {
   createTenant,
   engine,
   fakeNodeUrl,
+  anthropicRefusalProblems,
   gatewayRefusalProblems,
-  type ReadResponse,
-  registerLiveNode,
+  serveEngines,
   registerNode,
   uniqueModel,
 } from './helpers.ts';
@@ -57,8 +57,11 @@ interface Probe {
 interface Rule {
   /** What to send; built per cell, so a destructive route gets a fresh target each time. */
   probe: (kind: Kind) => Probe | Promise<Probe>;
-  /** It ends the node that calls it: the node credential is a fresh node's. */
-  endsTheNode?: boolean;
+  /**
+   * The node credential must be a live node's: a fresh one (the test config evicts a node silent
+   * for 2 s, and drain and deregister end it).
+   */
+  freshNode?: boolean;
   /** The status per credential kind; `others` for every kind not named. */
   expect: Partial<Record<Kind, Expected>> & { others: Expected };
 }
@@ -83,8 +86,9 @@ beforeAll(async () => {
   const tenantAdmin = await createKeyRecord({ tenantId, kind: 'admin' });
   keyOfTenant = (await createKeyRecord({ tenantId })).id;
   served = uniqueModel('authz');
-  // A live node (heartbeats every 250 ms) serves the model, and its credential is the node credential.
-  const live = await registerLiveNode([engine('ok-authz', served)]);
+  // Kept served however long the matrix takes; the node credential of other rules is any node's.
+  await serveEngines([engine('ok-authz', served)]);
+  const someNode = await registerNode([engine('ok-matrix', uniqueModel('authz-node'))]);
   Object.assign(static_, {
     none: {},
     garbage: { authorization: 'Bearer not-a-credential' },
@@ -95,7 +99,7 @@ beforeAll(async () => {
       authorization: `Bearer ${(await createKeyRecord({ tenantId: await createTenant('authz-other'), kind: 'admin' })).key}`,
     },
     nodeToken: { authorization: `Bearer ${await createNodeToken()}` },
-    nodeCredential: { authorization: `Bearer ${live.node.credential}` },
+    nodeCredential: { authorization: `Bearer ${someNode.credential}` },
     operator: ADMIN,
     operatorSession: { cookie: (await signedIn('test-admin-token')).cookie },
     tenantSession: { cookie: (await signedIn(tenantAdmin.key)).cookie },
@@ -105,7 +109,7 @@ beforeAll(async () => {
 
 /** The headers of a credential kind for a rule. */
 async function credentialOf(kind: Kind, rule: Rule): Promise<Record<string, string>> {
-  if (kind !== 'nodeCredential' || !rule.endsTheNode) return static_[kind]!;
+  if (kind !== 'nodeCredential' || !rule.freshNode) return static_[kind]!;
   const node = await registerNode([engine('ok-matrix', uniqueModel('authz-node'))]);
   return { authorization: `Bearer ${node.credential}` };
 }
@@ -293,14 +297,17 @@ const RULES: Record<string, Rule> = {
     ...(await registration()),
     path: '/nodes/register/dry-run',
   })),
-  'GET /nodes/self': nodeCredentialOnly(() => get('/nodes/self')),
-  'POST /nodes/heartbeat': nodeCredentialOnly(() =>
-    json('POST', '/nodes/heartbeat', { engines: [engine('ok-authz', served)] }),
-  ),
-  'POST /nodes/drain': { ...nodeCredentialOnly(() => json('POST', '/nodes/drain')), endsTheNode: true },
+  'GET /nodes/self': { ...nodeCredentialOnly(() => get('/nodes/self')), freshNode: true },
+  'POST /nodes/heartbeat': {
+    ...nodeCredentialOnly(() =>
+      json('POST', '/nodes/heartbeat', { engines: [engine('ok-matrix', 'authz-beat')] }),
+    ),
+    freshNode: true,
+  },
+  'POST /nodes/drain': { ...nodeCredentialOnly(() => json('POST', '/nodes/drain')), freshNode: true },
   'POST /nodes/deregister': {
     ...nodeCredentialOnly(() => json('POST', '/nodes/deregister')),
-    endsTheNode: true,
+    freshNode: true,
   },
 
   // The admin API: the operator everything, a tenant admin its own tenant, nobody else anything.
@@ -423,18 +430,6 @@ const RULES: Record<string, Rule> = {
 
 /** `METHOD path` of every entry in the app's route table, handlers and middleware alike. */
 const ROUTES = [...new Set(app.routes.map((route) => `${route.method} ${route.path}`))];
-
-/** Anthropic's error shape, `{"type":"error","error":{"type","message"}}`, from the gateway. */
-function anthropicRefusalProblems(res: ReadResponse): string[] {
-  try {
-    const body = JSON.parse(res.text) as { type?: string; error?: { type?: unknown; message?: unknown } };
-    const ok =
-      body.type === 'error' && typeof body.error?.type === 'string' && typeof body.error.message === 'string';
-    return ok ? [] : [`not Anthropic's error shape: ${res.text.slice(0, 160)}`];
-  } catch {
-    return [`not JSON: ${res.text.slice(0, 160)}`];
-  }
-}
 
 function matches(status: number, expected: Expected): boolean {
   if (expected === '2xx') return status >= 200 && status < 300;

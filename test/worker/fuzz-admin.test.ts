@@ -208,7 +208,7 @@ describe('fuzzing the admin API', { timeout: 60_000 }, () => {
           expect(res.status).toBe(400);
         },
       ),
-      400,
+      200,
     );
   });
 
@@ -249,7 +249,7 @@ describe('fuzzing the admin API', { timeout: 60_000 }, () => {
         });
         assertGatewayRefusal(res, `${route.method} ${route.path()} ${text.slice(0, 80)} as ${bad.type}`);
       }),
-      300,
+      150,
     );
   });
 
@@ -279,7 +279,7 @@ describe('fuzzing the admin API', { timeout: 60_000 }, () => {
         assertGatewayRefusal(res, `${route.method} ${route.path()} as ${who}`);
         expect([401, 403, 404]).toContain(res.status);
       }),
-      300,
+      150,
     );
   });
 
@@ -312,7 +312,7 @@ describe('fuzzing the admin API', { timeout: 60_000 }, () => {
         assertGatewayRefusal(res, `${method} ${path.slice(0, 120)}`);
         expect([400, 404]).toContain(res.status);
       }),
-      300,
+      150,
     );
   });
 
@@ -340,7 +340,7 @@ describe('fuzzing the admin API', { timeout: 60_000 }, () => {
           if (res.status !== 200) assertGatewayRefusal(res, `GET ${path}?${search}`);
         },
       ),
-      250,
+      120,
     );
   });
 });

@@ -14,7 +14,7 @@ import {
   fakeNodeLog,
   keyInflight,
   poolSnapshot,
-  registerLiveNode,
+  serveEngines,
   uniqueModel,
 } from './helpers.ts';
 
@@ -27,18 +27,18 @@ const enc = new TextEncoder();
 let key: string;
 let keyId: string;
 let served: string;
-let stopNode: () => Promise<void>;
+let node: { ready: () => Promise<void>; stop: () => Promise<void> };
 let sent = 0;
 
 beforeAll(async () => {
   vi.spyOn(console, 'log').mockImplementation(() => {});
   ({ key, id: keyId } = await createKeyRecord());
   served = uniqueModel('fuzz-whisper');
-  stopNode = (await registerLiveNode([engine('ok-fuzz-mp', served)])).stop;
+  node = await serveEngines([engine('ok-fuzz-mp', served)]);
 });
 
 afterAll(async () => {
-  await stopNode();
+  await node.stop();
   vi.restoreAllMocks();
 });
 
@@ -71,14 +71,18 @@ function form(parts: Part[], { boundary = BOUNDARY, closed = true } = {}): Uint8
   return concat(pieces);
 }
 
-/** The body in chunks of the given sizes (cycled), as a network would deliver it. */
+/**
+ * The body in chunks of the given sizes (cycled), as a network would deliver it — at most about
+ * 2,000 of them, so a big body in one-byte chunks does not starve the test's other work.
+ */
 function chunked(bytes: Uint8Array, sizes: number[]): ReadableStream<Uint8Array> {
+  const smallest = Math.ceil(bytes.byteLength / 2_000);
   let offset = 0;
   let turn = 0;
   return new ReadableStream({
     pull(controller) {
       if (offset >= bytes.byteLength) return controller.close();
-      const size = sizes[turn++ % sizes.length]!;
+      const size = Math.max(smallest, sizes[turn++ % sizes.length]!);
       controller.enqueue(bytes.slice(offset, offset + size));
       offset += size;
     },
@@ -119,7 +123,7 @@ const fileBytes = fc
       '\r\n\r\n',
       '',
     ),
-    fc.integer({ min: 0, max: 400_000 }),
+    fc.integer({ min: 0, max: 200_000 }),
   )
   .map(([noise, trap, padding]) =>
     concat([noise, enc.encode(trap), new Uint8Array(padding).fill(0x61), noise]),
@@ -154,7 +158,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
         assertGatewayRefusal(res, `${route} as ${type}`);
         expect(res.status).toBe(415);
       }),
-      { numRuns: 80 },
+      { numRuns: 40 },
     );
   });
 
@@ -176,7 +180,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
           expect(JSON.parse(res.text).error.param).toBe('model');
         },
       ),
-      { numRuns: 80 },
+      { numRuns: 40 },
     );
   });
 
@@ -198,7 +202,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
           expect(res.status).toBe(400);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 30 },
     );
   });
 
@@ -225,7 +229,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
           expect(res.status).toBe(404);
         },
       ),
-      { numRuns: 80 },
+      { numRuns: 40 },
     );
   });
 
@@ -246,7 +250,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
         expect(res.status).toBe(400);
         expect(JSON.parse(res.text).error.param).toBe('model');
       }),
-      { numRuns: 60 },
+      { numRuns: 30 },
     );
     const huge = form([{ name: 'model', value: new Uint8Array(10 * 1024 * 1024).fill(0x6d) }]);
     for (const route of PATHS) {
@@ -257,6 +261,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
   });
 
   it('refuses an upload over the cap with 413, declared or streamed, model first or last', async () => {
+    await node.ready();
     await fc.assert(
       fc.asyncProperty(
         path,
@@ -272,11 +277,12 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
           expect(res.status).toBe(413);
         },
       ),
-      { numRuns: 20 },
+      { numRuns: 10 },
     );
   });
 
   it('relays a good upload to the engine byte for byte, boundary-like data and chunking notwithstanding', async () => {
+    await node.ready();
     await fc.assert(
       fc.asyncProperty(path, fileBytes, fc.boolean(), chunkSizes, async (route, file, modelFirst, sizes) => {
         const model = { name: 'model', value: enc.encode(served) };
@@ -297,14 +303,14 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
         expect(seen?.bodyBytes).toBe(body.byteLength);
         expect(seen?.bodySha256).toBe(await sha256(body));
       }),
-      { numRuns: 25 },
+      { numRuns: 15 },
     );
   });
 
   it('left no reservation or lease open', async () => {
     await vi.waitFor(async () => {
       expect(await keyInflight(keyId)).toBe(0);
-      expect((await poolSnapshot(served)).map((e) => e.inflight)).toEqual([0]);
+      expect((await poolSnapshot(served)).every((e) => e.inflight === 0)).toBe(true);
     });
   });
 

@@ -162,7 +162,7 @@ describe('fuzzing the node API', { timeout: 60_000 }, () => {
         const res = await post(path, text, headers);
         assertGatewayRefusal(res, `${path} ${text.slice(0, 80)}`);
       }),
-      300,
+      150,
     );
   });
 
@@ -189,7 +189,7 @@ describe('fuzzing the node API', { timeout: 60_000 }, () => {
           expect(res.status).toBe(400);
         },
       ),
-      300,
+      150,
     );
   });
 
@@ -220,7 +220,7 @@ describe('fuzzing the node API', { timeout: 60_000 }, () => {
           expect(res.status).toBe(403);
         },
       ),
-      200,
+      100,
     );
   });
 
@@ -258,7 +258,7 @@ describe('fuzzing the node API', { timeout: 60_000 }, () => {
         const res = await post('/nodes/heartbeat', text, { authorization: `Bearer ${live.node.credential}` });
         assertGatewayRefusal(res, `heartbeat ${text.slice(0, 120)}`);
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
     expect(await liveNodeView()).toEqual(before);
   });
@@ -307,7 +307,7 @@ describe('fuzzing the node API', { timeout: 60_000 }, () => {
         assertGatewayRefusal(res, `${method} ${path} with ${auth.slice(0, 60)}`);
         expect(res.status).toBe(401);
       }),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
     expect(await liveNodeView()).toEqual(before);
   });

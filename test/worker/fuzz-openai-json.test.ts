@@ -17,7 +17,7 @@ import {
   fakeNodeLog,
   keyInflight,
   poolSnapshot,
-  registerLiveNode,
+  serveEngines,
   uniqueModel,
 } from './helpers.ts';
 
@@ -37,7 +37,7 @@ beforeAll(async () => {
   vi.spyOn(console, 'log').mockImplementation(() => {});
   ({ key, id: keyId } = await createKeyRecord());
   served = uniqueModel('fuzz-served');
-  stopNode = (await registerLiveNode([engine('ok-fuzz', served)])).stop;
+  stopNode = (await serveEngines([engine('ok-fuzz', served)])).stop;
 });
 
 afterAll(async () => {
@@ -128,7 +128,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
       fc.asyncProperty(route, fc.string({ unit: 'binary', maxLength: 300 }), async (path, text) => {
         assertGatewayRefusal(await send(path, text), `${path} ${JSON.stringify(text)}`);
       }),
-      { numRuns: 400 },
+      { numRuns: 200 },
     );
   });
 
@@ -149,7 +149,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
           );
         },
       ),
-      { numRuns: 300 },
+      { numRuns: 150 },
     );
   });
 
@@ -170,7 +170,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
           if (text.length <= MAX_JSON) expect(JSON.parse(res.text).error.code).toBe('invalid_json');
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 80 },
     );
   });
 
@@ -192,7 +192,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
           expect(res.status).toBe(413);
         },
       ),
-      { numRuns: 40 },
+      { numRuns: 20 },
     );
   });
 
@@ -221,7 +221,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
         assertGatewayRefusal(res, `${path} as ${type}`);
         expect(res.status).toBe(415);
       }),
-      { numRuns: 200 },
+      { numRuns: 100 },
     );
   });
 
@@ -237,7 +237,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
           assertGatewayRefusal(res, `${path} ${JSON.stringify(overrides).slice(0, 300)}`);
         },
       ),
-      { numRuns: 250 },
+      { numRuns: 120 },
     );
   });
 
@@ -258,7 +258,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
         const res = await send(path, JSON.stringify(validBody(name)));
         assertGatewayRefusal(res, `${path} model of ${name.length} characters`);
       }),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 
@@ -287,7 +287,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
         assertGatewayRefusal(res, `${path} with ${JSON.stringify(auth.slice(0, 60))}`);
         expect(res.status).toBe(401);
       }),
-      { numRuns: 250 },
+      { numRuns: 120 },
     );
   });
 
@@ -300,7 +300,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
         assertGatewayRefusal(res, `${path} with ${forged}`);
         expect(res.status).toBe(401);
       }),
-      { numRuns: 100 },
+      { numRuns: 50 },
     );
   });
 
@@ -326,7 +326,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
           expect(res.headers.get('allow')).toBe('POST');
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 30 },
     );
   });
 
@@ -342,7 +342,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
           assertGatewayRefusal(res, `GET /v1/models/ ${id.length} characters`);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 60 },
     );
   });
 
@@ -354,7 +354,7 @@ describe('fuzzing the forwarded JSON routes', { timeout: 60_000 }, () => {
     // Settlements and releases go out through waitUntil, after the answer.
     await vi.waitFor(async () => {
       expect(await keyInflight(keyId)).toBe(0);
-      expect((await poolSnapshot(served)).map((e) => e.inflight)).toEqual([0]);
+      expect((await poolSnapshot(served)).every((e) => e.inflight === 0)).toBe(true);
     });
   });
 

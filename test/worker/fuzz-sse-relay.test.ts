@@ -11,24 +11,24 @@ import {
   engine,
   keyInflight,
   poolSnapshot,
-  registerLiveNode,
+  serveEngines,
   uniqueModel,
 } from './helpers.ts';
 
 let key: string;
 let keyId: string;
 let model: string;
-let stopNode: () => Promise<void>;
+let node: { ready: () => Promise<void>; stop: () => Promise<void> };
 
 beforeAll(async () => {
   vi.spyOn(console, 'log').mockImplementation(() => {});
   ({ key, id: keyId } = await createKeyRecord());
   model = uniqueModel('fuzz-relay');
-  stopNode = (await registerLiveNode([engine('pieces', model)])).stop;
+  node = await serveEngines([engine('pieces', model)]);
 });
 
 afterAll(async () => {
-  await stopNode();
+  await node.stop();
   vi.restoreAllMocks();
 });
 
@@ -75,6 +75,7 @@ async function relayed(pieces: string[], clientAsksUsage: boolean) {
 
 describe('fuzzing the stream relay', { timeout: 60_000 }, () => {
   it('relays a stream cut at event boundaries whole and ends it', async () => {
+    await node.ready();
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.string({ unit: 'grapheme', maxLength: 30 }), { minLength: 1, maxLength: 5 }),
@@ -100,6 +101,7 @@ describe('fuzzing the stream relay', { timeout: 60_000 }, () => {
   // event split over several reads, or the usage chunk it strips); after two such pulls in a row
   // nothing pulls again: the client waits forever and the lease is never returned.
   it.skip('relays a stream cut anywhere whole, strips the usage it asked for, and ends it', async () => {
+    await node.ready();
     const content = contentEvent('hello');
     // Found by the soak on plain workerd: the stripped usage chunk arriving in two reads.
     expect(
@@ -125,7 +127,7 @@ describe('fuzzing the stream relay', { timeout: 60_000 }, () => {
     );
     await vi.waitFor(async () => {
       expect(await keyInflight(keyId)).toBe(0);
-      expect((await poolSnapshot(model)).map((e) => e.inflight)).toEqual([0]);
+      expect((await poolSnapshot(model)).every((e) => e.inflight === 0)).toBe(true);
     });
   });
 });

@@ -106,7 +106,7 @@ describe('fuzzing every route in the table', { timeout: 60_000 }, () => {
             assertGatewayRefusalFor(pattern, res, what);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 400 },
     );
   });
 
@@ -125,7 +125,7 @@ describe('fuzzing every route in the table', { timeout: 60_000 }, () => {
           expect(JSON.parse(res.text).error.code).toBe('route_not_found');
         },
       ),
-      { numRuns: 100 },
+      { numRuns: 60 },
     );
   });
 });

@@ -145,7 +145,8 @@ describe('reservations and leases after a fuzzed mix of outcomes', () => {
       // An engine that keeps failing answers 500, or 503 once the pool stops trying it.
       expect(seen.has('500') || seen.has('503')).toBe(true);
 
-      await vi.waitFor(async () => expect(await keyInflight(id)).toBe(0), { timeout: 5_000, interval: 50 });
+      // Settlement runs after the answers (waitUntil): on a loaded machine it can take seconds.
+      await vi.waitFor(async () => expect(await keyInflight(id)).toBe(0), { timeout: 20_000, interval: 50 });
       for (const [scenario, model] of models) {
         if (!BEHAVIOUR[scenario]) continue;
         await vi.waitFor(
@@ -154,7 +155,7 @@ describe('reservations and leases after a fuzzed mix of outcomes', () => {
               (await poolSnapshot(model)).map((e) => e.inflight),
               scenario,
             ).toEqual([0]),
-          { timeout: 5_000, interval: 50 },
+          { timeout: 20_000, interval: 50 },
         );
       }
       await live.stop();
