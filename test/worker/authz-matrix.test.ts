@@ -58,8 +58,8 @@ interface Rule {
   /** What to send; built per cell, so a destructive route gets a fresh target each time. */
   probe: (kind: Kind) => Probe | Promise<Probe>;
   /**
-   * The node credential must be a live node's: a fresh one (the test config evicts a node silent
-   * for 2 s, and drain and deregister end it).
+   * The node credential must be a live node's: a fresh one (the registry evicts a silent node, and
+   * drain and deregister end it).
    */
   freshNode?: boolean;
   /** The status per credential kind; `others` for every kind not named. */

@@ -411,7 +411,7 @@ async function adminList(path: string): Promise<Array<Record<string, unknown>>> 
 /**
  * Keeps `engines` served for as long as a test needs, whatever it does to the isolate: a
  * heartbeat every 250 ms, and — when a long stretch of work starved the heartbeats until the
- * registry evicted the node (2 s in the test config) — a new registration. `ready()` waits until
+ * registry evicted the node (NODE_EVICT_AFTER_MS in the test config) — a new registration. `ready()` waits until
  * a pick would find an engine, for a test that is about to need one.
  */
 export async function serveEngines(
