@@ -48,14 +48,19 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
     },
     async pull(controller) {
       try {
-        const { done, value } = await readWithin(input.reader, input.idleTimeoutMs);
-        if (done) {
-          if (framer) enqueue(controller, meter.events(framer.flush()));
-          controller.close();
-          finish('ok');
-          return;
+        // Read until there is something to send: a pull that enqueues nothing (half an event, or
+        // only the usage chunk the gateway strips) is never followed by another one.
+        for (;;) {
+          const { done, value } = await readWithin(input.reader, input.idleTimeoutMs);
+          if (done) {
+            if (framer) enqueue(controller, meter.events(framer.flush()));
+            controller.close();
+            finish('ok');
+            return;
+          }
+          const out = pass(value);
+          if (out.byteLength > 0) return controller.enqueue(out);
         }
-        enqueue(controller, pass(value));
       } catch (cause) {
         input.abortUpstream('relay failed');
         finish('failed');
