@@ -4,6 +4,7 @@ import { env, exports } from 'cloudflare:workers';
 import { inject, vi } from 'vitest';
 import { anthropicErrorTypeForStatus } from '../../src/anthropic/errors.ts';
 import type { EngineReport, RegisterResponse } from '../../src/protocol/node-api.ts';
+import { emptyRow, USAGE_COUNTERS, type UsageRow } from '../../src/usage/rollup.ts';
 import { errorFamilyOf } from '../../workers/gateway/render-error.ts';
 import type { NodeRecord, NodeRegistry } from '../../workers/objects/node-registry.ts';
 import { apiKey, registry as registryOf } from '../../workers/objects/stubs.ts';
@@ -174,20 +175,8 @@ export async function errorOf(res: Response): Promise<OpenAIError['error']> {
   return ((await res.json()) as OpenAIError).error;
 }
 
-export interface UsageRowView {
-  start: number;
-  tenantId: string;
-  keyId: string;
-  model: string;
-  requests: number;
-  promptTokens: number;
-  completionTokens: number;
-  cachedTokens: number;
-  clientErrors: number;
-  rateLimited: number;
-  serverErrors: number;
-  aborted: number;
-}
+/** A usage row as the admin API answers it: the core's row with its tenant. */
+export type UsageRowView = UsageRow & { tenantId: string };
 
 /** The usage rows the admin API has for a key over its default span (the last day, by hour), as the operator sees them. */
 export async function usageOfKey(keyId: string): Promise<UsageRowView[]> {
@@ -196,22 +185,11 @@ export async function usageOfKey(keyId: string): Promise<UsageRowView[]> {
   return ((await res.json()) as { data: UsageRowView[] }).data;
 }
 
-/** Sums the usage rows of a key. */
-export async function usageTotals(
-  keyId: string,
-): Promise<Omit<UsageRowView, 'start' | 'tenantId' | 'keyId' | 'model'>> {
-  const totals = {
-    requests: 0,
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedTokens: 0,
-    clientErrors: 0,
-    rateLimited: 0,
-    serverErrors: 0,
-    aborted: 0,
-  };
+/** Sums the usage rows of a key, counter by counter. */
+export async function usageTotals(keyId: string): Promise<UsageRow> {
+  const totals = emptyRow(0, keyId, '');
   for (const row of await usageOfKey(keyId)) {
-    for (const name of Object.keys(totals) as Array<keyof typeof totals>) totals[name] += row[name];
+    for (const name of USAGE_COUNTERS) totals[name] += row[name];
   }
   return totals;
 }
