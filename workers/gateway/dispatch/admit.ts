@@ -24,10 +24,11 @@ export interface Admitted {
  * The API key of a request, parsed; 401 when there is none or it is not shaped like one. Routes
  * whose clients send it as `x-api-key` (Anthropic's SDKs) pass that header too; it wins.
  */
-export function presentedApiKey(
+export async function presentedApiKey(
+  env: Env,
   authorization: string | undefined,
   xApiKey?: { value: string | undefined },
-): { id: string; secret: string } {
+): Promise<{ id: string; secret: string }> {
   const token = xApiKey?.value?.trim() || bearerToken(authorization);
   if (!token) {
     const how = xApiKey
@@ -36,7 +37,8 @@ export function presentedApiKey(
     throw new ApiError(401, `Missing API key: send it as ${how}.`, { code: 'missing_api_key' });
   }
   const credential = parseCredential(token);
-  if (credential?.kind !== 'apiKey') throw invalidKey();
+  // A key this gateway never made is refused here, before any body is read or object asked.
+  if (credential?.kind !== 'apiKey' || !(await keyIdIssuedHere(env, credential.id))) throw invalidKey();
   return credential;
 }
 
@@ -45,7 +47,6 @@ export async function admitCall(
   key: { id: string; secret: string },
   call: { model: string; tokens: number; capped: boolean },
 ): Promise<Admitted> {
-  if (!(await keyIdIssuedHere(env, key.id))) throw invalidKey();
   const reservationId = crypto.randomUUID();
   const admission = await apiKey(env, key.id).admitRequest({
     secretHash: await sha256Hex(key.secret),

@@ -39,7 +39,7 @@ export const messageRoutes = new Hono<AppEnv>();
 
 messageRoutes.post('/v1/messages', async function createMessage(c) {
   const config = gatewayConfig(c.env);
-  const key = anthropicClientKey(c);
+  const key = await anthropicClientKey(c);
   const { bytes, fields } = await readJsonBody(c.req.raw, MessagesSchema, config.maxJsonBodyBytes);
   const admitted = await admitCall(c.env, key, {
     model: fields.model,
@@ -64,7 +64,7 @@ messageRoutes.post('/v1/messages', async function createMessage(c) {
 
 messageRoutes.post('/v1/messages/count_tokens', async function countTokens(c) {
   const config = gatewayConfig(c.env);
-  const key = anthropicClientKey(c);
+  const key = await anthropicClientKey(c);
   const { bytes, fields } = await readJsonBody(c.req.raw, CountTokensSchema, config.maxJsonBodyBytes);
   // Counting generates nothing and is answered by the engine's API server: it costs no tokens.
   const admitted = await admitCall(c.env, key, { model: fields.model, tokens: 0, capped: true });
@@ -90,7 +90,7 @@ for (const path of ['/v1/messages', '/v1/messages/count_tokens']) {
 
 /** Anthropic's SDKs send `x-api-key`; with an auth token, `Authorization: Bearer`. Either opens it. */
 function anthropicClientKey(c: Context<AppEnv>) {
-  return presentedApiKey(c.req.header('authorization'), { value: c.req.header('x-api-key') });
+  return presentedApiKey(c.env, c.req.header('authorization'), { value: c.req.header('x-api-key') });
 }
 
 /** The system prompt, then the turns: what the engine's template renders first is compared first. */

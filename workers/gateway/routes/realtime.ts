@@ -34,7 +34,7 @@ realtimeRoutes.get('/v1/realtime', async function proxyRealtime(c) {
   const authorization =
     c.req.header('authorization') ??
     (keyProtocol ? `Bearer ${keyProtocol.slice(KEY_PROTOCOL_PREFIX.length)}` : undefined);
-  const key = presentedApiKey(authorization, { value: c.req.header('x-api-key') });
+  const key = await presentedApiKey(c.env, authorization, { value: c.req.header('x-api-key') });
   const model = c.req.query('model');
   if (!model || model.length > MAX_MODEL_NAME_LENGTH) {
     throw new ApiError(400, 'Name the model in the query: /v1/realtime?model=<model>.', {

@@ -44,7 +44,7 @@ export const responseRoutes = new Hono<AppEnv>();
 
 responseRoutes.post('/v1/responses', async function createResponse(c) {
   const config = gatewayConfig(c.env);
-  const key = presentedApiKey(c.req.header('authorization'));
+  const key = await presentedApiKey(c.env, c.req.header('authorization'));
   const { bytes, fields } = await readJsonBody(c.req.raw, ResponseCreateSchema, config.maxJsonBodyBytes);
   const previousId = fields.previous_response_id ?? undefined;
   const [admitted, previous] = await Promise.all([
@@ -118,7 +118,7 @@ async function forwardToStoredResponse(
   method: 'GET' | 'DELETE' | 'POST',
   suffix: '' | '/cancel' | '/input_items',
 ): Promise<Response> {
-  const key = presentedApiKey(c.req.header('authorization'));
+  const key = await presentedApiKey(c.env, c.req.header('authorization'));
   const responseId = c.req.param('id')!;
   const stored = await findStoredResponse(c.env, responseId);
   if (!stored) {
