@@ -16,6 +16,15 @@ const RESPONSES_DELTAS = new Set([
   'response.reasoning_summary_text.delta',
   'response.function_call_arguments.delta',
 ]);
+/**
+ * A chat/completions chunk, told apart from other events without parsing it. Keys are matched
+ * with their quotes and colon: inside a JSON string every quote is escaped, so content that
+ * merely mentions a key never matches.
+ */
+const CHAT_CHUNK = /"choices"\s*:/;
+const HAS_USAGE = /"usage"\s*:\s*\{/;
+/** What `carriesOutput` finds in a parsed choice: a non-empty text, reasoning or a tool call. */
+const CARRIES_OUTPUT = /"(?:content|text|reasoning_content|reasoning)"\s*:\s*"[^"]|"tool_calls"\s*:\s*\[\s*\{/;
 /** Responses API events that end a response and carry `response.usage`. */
 const RESPONSES_ENDS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
@@ -42,20 +51,16 @@ export class SseUsageTap {
    * events are passed through untouched; this never throws.
    */
   push(events: Uint8Array): Uint8Array {
-    const kept: Uint8Array[] = [];
-    let stripped = false;
-    let start = 0;
-    for (let i = 0; i <= events.length; i++) {
-      const atEnd = i === events.length;
-      if (!atEnd && !endsEvent(events, i)) continue;
-      const end = atEnd ? i : i + 1;
-      if (end === start) break;
-      const event = events.subarray(start, end);
-      if (this.read(event)) stripped = true;
-      else kept.push(event);
-      start = end;
+    // One decode per chunk: newlines are single bytes in UTF-8, so the text's events line up
+    // one for one with the bytes' events.
+    const text = this.decoder.decode(events);
+    let strip: boolean[] | null = null;
+    let index = 0;
+    for (const event of eventTexts(text)) {
+      if (this.read(event)) (strip ??= [])[index] = true;
+      index++;
     }
-    return stripped ? concat(kept) : events;
+    return strip ? keptEvents(events, strip) : events;
   }
 
   /** The last usage the stream reported, or null if it reported none (yet). */
@@ -72,17 +77,23 @@ export class SseUsageTap {
   }
 
   /** Takes in one event; true when it is the usage chunk to strip. */
-  private read(event: Uint8Array): boolean {
+  private read(event: string): boolean {
+    const fields = eventFields(event);
+    const data = fields.data;
+    if (data === undefined || !data.trimStart().startsWith('{')) return false;
+    // Most of a stream is chat chunks without usage: counted without parsing them.
+    // (A torn chunk does not end in `}` and goes the slow way, where it fails to parse.)
+    if (CHAT_CHUNK.test(data) && !HAS_USAGE.test(data) && data.trimEnd().endsWith('}')) {
+      if (CARRIES_OUTPUT.test(data)) this.chunks++;
+      return false;
+    }
     let json: unknown;
-    let name: string | undefined;
     try {
-      const fields = eventFields(this.decoder.decode(event));
-      if (fields.data === undefined || !fields.data.trimStart().startsWith('{')) return false;
-      json = JSON.parse(fields.data);
-      name = fields.event;
+      json = JSON.parse(data);
     } catch {
       return false;
     }
+    const name = fields.event;
     if (!isRecord(json)) return false;
 
     if (Array.isArray(json.choices)) {
@@ -119,10 +130,31 @@ export class SseUsageTap {
   }
 }
 
-/** Whether `bytes[i]` is the `\n` that ends a blank line, i.e. an event. */
-function endsEvent(bytes: Uint8Array, i: number): boolean {
-  if (bytes[i] !== 10) return false;
-  return bytes[i - 1] === 10 || (bytes[i - 1] === 13 && bytes[i - 2] === 10);
+/** The events of a text holding only whole events, each with its blank line. */
+function* eventTexts(text: string): Generator<string> {
+  let start = 0;
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) {
+    if (text.charCodeAt(i - 1) === 10 || (text.charCodeAt(i - 1) === 13 && text.charCodeAt(i - 2) === 10)) {
+      yield text.slice(start, i + 1);
+      start = i + 1;
+    }
+  }
+  if (start < text.length) yield text.slice(start);
+}
+
+/** The bytes of the events not marked in `strip`, cut where `eventTexts` cuts the text. */
+function keptEvents(bytes: Uint8Array, strip: boolean[]): Uint8Array {
+  const kept: Uint8Array[] = [];
+  let start = 0;
+  let index = 0;
+  for (let i = bytes.indexOf(10); i !== -1; i = bytes.indexOf(10, i + 1)) {
+    if (bytes[i - 1] === 10 || (bytes[i - 1] === 13 && bytes[i - 2] === 10)) {
+      if (!strip[index++]) kept.push(bytes.subarray(start, i + 1));
+      start = i + 1;
+    }
+  }
+  if (start < bytes.length && !strip[index]) kept.push(bytes.subarray(start));
+  return concat(kept);
 }
 
 /** A chat/completions choice that carries generated output: text, reasoning or a tool call. */

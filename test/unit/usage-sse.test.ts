@@ -285,4 +285,32 @@ describe('SseUsageTap on Responses API streams', () => {
     relay(tap, ['event: response.output_text.delta\ndata: {"delta":"x"}\n\n']);
     expect(tap.completionChunks()).toBe(1);
   });
+
+  it('counts output chunks without parsing them exactly as parsing them would', () => {
+    // Deltas whose strings look like keys, quotes and braces: the unparsed count must not be fooled.
+    const text = fc.oneof(
+      fc.constant(''),
+      fc.string(),
+      fc.constantFrom('"content":"x', '{"text":"y"}', '\\"', '"tool_calls":[{', 'usage', '"choices":'),
+    );
+    const delta = fc.record(
+      {
+        role: text,
+        content: text,
+        reasoning_content: text,
+        tool_calls: fc.array(fc.record({ index: fc.nat(3), id: fc.string() }), { maxLength: 2 }),
+      },
+      { requiredKeys: [] },
+    );
+    const carries = (d: { content?: string; reasoning_content?: string; tool_calls?: unknown[] }) =>
+      Boolean(d.content) || Boolean(d.reasoning_content) || (d.tool_calls?.length ?? 0) > 0;
+    fc.assert(
+      fc.property(fc.array(delta, { maxLength: 12 }), (deltas) => {
+        const tap = new SseUsageTap({ stripUsageChunk: false });
+        tap.push(enc.encode(deltas.map((d) => chunk(d)).join('')));
+        expect(tap.completionChunks()).toBe(deltas.filter(carries).length);
+      }),
+      { numRuns: 2000 },
+    );
+  });
 });

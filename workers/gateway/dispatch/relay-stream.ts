@@ -1,7 +1,7 @@
 /**
  * Relays an engine's response body to the client chunk by chunk, and is the one place where
  * the stream is rewritten:
- *  - idle timeout between chunks;
+ *  - idle timeout between chunks (one watchdog timer per relay, not one per read);
  *  - for SSE, chunks are cut at event boundaries, so that when the engine fails mid-stream
  *    the client gets a whole OpenAI-shaped error event (`data: {"error":{…}}`, which makes the
  *    OpenAI SDKs raise) instead of a torn event or a clean-looking end;
@@ -11,6 +11,7 @@
  */
 import { ApiError } from '../../../src/openai/errors.ts';
 import { errorEvent, EventFramer } from '../../../src/sse/event-framer.ts';
+import { IdleWatchdog } from '../../../src/sse/idle-watchdog.ts';
 import type { LeaseOutcome } from '../../objects/model-pool.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
@@ -36,9 +37,18 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
     return chunk;
   };
   let finished = false;
+  let idleError: ApiError | null = null;
+  const watchdog = new IdleWatchdog(input.idleTimeoutMs, () => {
+    idleError = new ApiError(504, `The engine sent nothing for ${input.idleTimeoutMs} ms.`, {
+      code: 'upstream_idle_timeout',
+    });
+    // Ends the pending read: the body errors with the abort.
+    input.abortUpstream('idle');
+  });
   const finish = (outcome: LeaseOutcome) => {
     if (finished) return;
     finished = true;
+    watchdog.stop();
     input.onFinish(outcome);
   };
 
@@ -51,7 +61,9 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
         // Read until there is something to send: a pull that enqueues nothing (half an event, or
         // only the usage chunk the gateway strips) is never followed by another one.
         for (;;) {
-          const { done, value } = await readWithin(input.reader, input.idleTimeoutMs);
+          watchdog.waiting();
+          const { done, value } = await input.reader.read();
+          watchdog.received();
           if (done) {
             if (framer) enqueue(controller, meter.events(framer.flush()));
             controller.close();
@@ -64,9 +76,9 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
       } catch (cause) {
         input.abortUpstream('relay failed');
         finish('failed');
-        if (!framer) return controller.error(cause);
+        const error = idleError ?? asApiError(cause);
+        if (!framer) return controller.error(error);
         framer.discardPartial();
-        const error = asApiError(cause);
         enqueue(controller, input.errorEvent ? input.errorEvent(error) : errorEvent(error.toBody()));
         controller.close();
       }
@@ -81,25 +93,6 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
 
 function enqueue(controller: ReadableStreamDefaultController<Uint8Array>, chunk: Uint8Array): void {
   if (chunk.byteLength > 0) controller.enqueue(chunk);
-}
-
-async function readWithin(
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  ms: number,
-): Promise<ReadableStreamReadResult<Uint8Array>> {
-  let timer = 0;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(new ApiError(504, `The engine sent nothing for ${ms} ms.`, { code: 'upstream_idle_timeout' })),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([reader.read(), idle]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 function asApiError(cause: unknown): ApiError {
