@@ -31,6 +31,8 @@ export interface Reservation {
   tokens: number;
   /** When it was admitted: its bucket, day and month. */
   at: number;
+  /** When its call last said it is alive (src/limits/hold-renewal.ts); absent: never since `at`. */
+  aliveAt?: number;
   /** Whether it holds a concurrency slot — every reservation `admit` makes does. */
   slot: boolean;
 }
@@ -144,14 +146,23 @@ export class Limiter {
     return true;
   }
 
+  /** The call holding reservation `id` is alive; false for an unknown or settled id. */
+  renew(id: string, now: number): boolean {
+    const reservation = this.reservations.get(id);
+    if (!reservation) return false;
+    reservation.aliveAt = Math.max(reservation.aliveAt ?? reservation.at, now);
+    return true;
+  }
+
   /**
-   * Reservations taken at or before `cutoff` — their Worker died without settling — are settled
-   * with their reserved tokens (the request may well have used them) and their slots freed.
+   * Reservations not heard of since `cutoff` (admitted or last renewed then or before) — their
+   * Worker died without settling — are settled with their reserved tokens (the request may
+   * well have used them) and their slots freed. Returns how many.
    */
-  reapOlderThan(cutoff: number, now: number): number {
+  reapSilentSince(cutoff: number, now: number): number {
     let reaped = 0;
     for (const reservation of [...this.reservations.values()]) {
-      if (reservation.at > cutoff) continue;
+      if ((reservation.aliveAt ?? reservation.at) > cutoff) continue;
       this.close(reservation);
       reaped++;
     }

@@ -24,7 +24,8 @@ const RESPONSES_DELTAS = new Set([
 const CHAT_CHUNK = /"choices"\s*:/;
 const HAS_USAGE = /"usage"\s*:\s*\{/;
 /** What `carriesOutput` finds in a parsed choice: a non-empty text, reasoning or a tool call. */
-const CARRIES_OUTPUT = /"(?:content|text|reasoning_content|reasoning)"\s*:\s*"[^"]|"tool_calls"\s*:\s*\[\s*\{/;
+const CARRIES_OUTPUT =
+  /"(?:content|text|reasoning_content|reasoning)"\s*:\s*"[^"]|"tool_calls"\s*:\s*\[\s*\{/;
 /** Responses API events that end a response and carry `response.usage`. */
 const RESPONSES_ENDS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 

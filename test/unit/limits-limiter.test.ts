@@ -195,8 +195,8 @@ function runAgainstModel(limits: Limits, t0: number, ops: Op[]): void {
       }
     } else if (step.kind === 'reap') {
       const cutoff = now - step.age;
-      const reaped = limiter.reapOlderThan(cutoff, now);
-      same(twin.reapOlderThan(cutoff, now), reaped);
+      const reaped = limiter.reapSilentSince(cutoff, now);
+      same(twin.reapSilentSince(cutoff, now), reaped);
       const stale = model.requests.filter((r) => r.open && r.at <= cutoff);
       same(reaped, stale.length);
       for (const r of stale) r.open = false; // settled with what they reserved
@@ -474,12 +474,28 @@ describe('Limiter: settle, reap, duplicate ids', () => {
       ok: false,
       limit: 'concurrency',
     });
-    expect(limiter.reapOlderThan(T + 1_000, T + 3_000)).toBe(2);
+    expect(limiter.reapSilentSince(T + 1_000, T + 3_000)).toBe(2);
     expect(limiter.inflight()).toBe(1);
     expect(limiter.status(limits, T + 3_000).remainingTokens).toBe(700);
     expect(limiter.settle('a', 5, T + 3_000)).toBe(false); // already settled by the reaper
     expect(limiter.admit({ id: 'd', tokens: 1, now: T + 3_000 }, limits).ok).toBe(true);
-    expect(limiter.reapOlderThan(T - 1, T + 3_000)).toBe(0);
+    expect(limiter.reapSilentSince(T - 1, T + 3_000)).toBe(0);
+  });
+
+  it('keeps a renewed reservation past the cutoff, and reaps it once its renewals stop', () => {
+    const limiter = new Limiter();
+    const limits = { concurrency: 2 };
+    limiter.admit({ id: 'long', tokens: 10, now: T }, limits);
+    limiter.admit({ id: 'dead', tokens: 10, now: T }, limits);
+    expect(limiter.renew('long', T + 5_000)).toBe(true);
+    expect(limiter.renew('gone', T + 5_000)).toBe(false);
+    expect(limiter.reapSilentSince(T + 1_000, T + 16_000)).toBe(1);
+    expect(limiter.settle('dead', 10, T + 16_000)).toBe(false);
+    // The renewal survives the snapshot the key's object stores.
+    const restored = new Limiter(limiter.snapshot());
+    expect(restored.reapSilentSince(T + 4_999, T + 16_000)).toBe(0);
+    expect(restored.reapSilentSince(T + 5_000, T + 16_000)).toBe(1);
+    expect(restored.inflight()).toBe(0);
   });
 
   it('admits an id that is already open again without counting it twice', () => {
@@ -603,7 +619,7 @@ describe('Limiter: snapshots', () => {
                 log.push(limiter.admit({ id: `r${next++}`, tokens: step.tokens, now: t }, limits));
               else if (step.kind === 'settle')
                 log.push(limiter.settle(`r${step.pick % (next + 1)}`, step.actual, t));
-              else if (step.kind === 'reap') log.push(limiter.reapOlderThan(t - step.age, t));
+              else if (step.kind === 'reap') log.push(limiter.reapSilentSince(t - step.age, t));
               log.push(limiter.status(limits, t), limiter.inflight(), limiter.openReservations());
             }
             return { log, t, next };

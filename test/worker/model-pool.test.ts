@@ -1,17 +1,16 @@
 /**
- * The ModelPool Durable Object, called directly: leases, their reaping, refusals, session
+ * The ModelPool Durable Object, called directly: leases, their renewal and expiry, a restart, refusals, session
  * affinity and exclusion. Each test owns a pool (a model name no other test uses) and feeds it
  * engines the way the registry does, through `syncNode`.
  */
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
-import { describe, expect, it, vi } from 'vitest';
+import { runInDurableObject } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { EXPIRE_AFTER_MS } from '../../src/limits/hold-renewal.ts';
 import { uniqueModel } from './helpers.ts';
-import type { PickResult, PoolEngine } from '../../workers/objects/model-pool.ts';
+import type { ModelPool, PickResult, PoolEngine } from '../../workers/objects/model-pool.ts';
 import { modelPool } from '../../workers/objects/stubs.ts';
 
-/** The pool's LEASE_MAX_AGE_MS: a lease older than this is taken for a dead invocation's. */
-const LEASE_MAX_AGE_MS = 60 * 60 * 1000;
 const OVERCOMMIT = Number(env.ENGINE_OVERCOMMIT);
 
 function poolEngine(nodeId: string, engineId: string, overrides: Partial<PoolEngine> = {}): PoolEngine {
@@ -55,13 +54,20 @@ async function pickEngine(pool: Pool, request: { affinityKey?: string; exclude?:
   return picked.lease;
 }
 
-async function storedLeaseIds(pool: Pool): Promise<string[]> {
-  return runInDurableObject(pool, (_instance, state) =>
-    state.storage.sql
-      .exec<{ lease_id: string }>('SELECT lease_id FROM leases ORDER BY lease_id')
-      .toArray()
-      .map((row) => row.lease_id),
-  );
+/** The pool's own lease table and sweep, reached inside the object: its timer runs every 5 s. */
+interface PoolInternals {
+  leases: Map<string, { aliveAt: number }>;
+  sweepSilentLeases(): void;
+}
+
+/** Makes the pool believe `leaseId` was last renewed `ms` ago, then runs its sweep. */
+async function silenceThenSweep(pool: Pool, silent: Record<string, number>): Promise<void> {
+  await runInDurableObject(pool, (instance: ModelPool) => {
+    const internals = instance as unknown as PoolInternals;
+    for (const [leaseId, ms] of Object.entries(silent))
+      internals.leases.get(leaseId)!.aliveAt = Date.now() - ms;
+    internals.sweepSilentLeases();
+  });
 }
 
 describe('ModelPool leases', () => {
@@ -94,7 +100,6 @@ describe('ModelPool leases', () => {
 
     expect(await pool.release('second', 'aborted')).toBe(true);
     expect(await inflight(pool)).toEqual({ 'n1/e1': 0 });
-    expect(await storedLeaseIds(pool)).toEqual([]);
   });
 
   it('keeps credentials out of the snapshot', async () => {
@@ -104,32 +109,55 @@ describe('ModelPool leases', () => {
     expect(view).not.toHaveProperty('credential');
   });
 
-  it('reaps a lease older than the max age when the alarm runs, and recounts in-flight', async () => {
+  it('takes back a lease whose renewals stopped, and keeps one that is renewed', async () => {
     const pool = await poolWith('reap', { n1: 'e1' });
     await pool.pick({ leaseId: 'abandoned' });
-    await pool.pick({ leaseId: 'recent' });
+    await pool.pick({ leaseId: 'renewed' });
     await pool.pick({ leaseId: 'fresh' });
     expect(await inflight(pool)).toEqual({ 'n1/e1': 3 });
 
-    // A Worker invocation that died two hours ago without releasing; another ten minutes short of the max age.
-    await runInDurableObject(pool, (_instance, state) => {
-      const update = 'UPDATE leases SET created_at = ? WHERE lease_id = ?';
-      state.storage.sql.exec(update, Date.now() - 2 * LEASE_MAX_AGE_MS, 'abandoned');
-      state.storage.sql.exec(update, Date.now() - LEASE_MAX_AGE_MS + 10 * 60 * 1000, 'recent');
-    });
-    expect(await inflight(pool)).toEqual({ 'n1/e1': 3 });
+    // A Worker that died just over the expiry ago; a call whose renewal came just before the sweep.
+    await silenceThenSweep(pool, { abandoned: EXPIRE_AFTER_MS + 1, renewed: EXPIRE_AFTER_MS + 1 });
+    expect(await inflight(pool)).toEqual({ 'n1/e1': 1 });
+    await silenceThenSweep(pool, { fresh: EXPIRE_AFTER_MS - 1_000 });
+    expect(await inflight(pool)).toEqual({ 'n1/e1': 1 });
 
-    expect(await runDurableObjectAlarm(pool)).toBe(true);
-    await vi.waitFor(async () => expect(await inflight(pool)).toEqual({ 'n1/e1': 2 }));
-    expect(await storedLeaseIds(pool)).toEqual(['fresh', 'recent']);
-    // The reaped lease is gone for good; the others still release normally.
+    // The reaped leases are gone for good: a late release changes nothing.
     expect(await pool.release('abandoned', 'ok')).toBe(false);
-    expect(await inflight(pool)).toEqual({ 'n1/e1': 2 });
-    // Leases are left, so the reaper is armed again.
-    expect(await runInDurableObject(pool, (_instance, state) => state.storage.getAlarm())).not.toBeNull();
-    expect(await pool.release('recent', 'ok')).toBe(true);
     expect(await pool.release('fresh', 'ok')).toBe(true);
     expect(await inflight(pool)).toEqual({ 'n1/e1': 0 });
+  });
+
+  it('counts renewed leases again after a restart that lost them', async () => {
+    const model = uniqueModel('restart');
+    const before = modelPool(env, model);
+    for (const [nodeId, engineId] of [
+      ['n1', 'e1'],
+      ['n2', 'e2'],
+    ] as const) {
+      await before.syncNode(nodeId, [poolEngine(nodeId, engineId)]);
+    }
+    const a = await pickEngine(before);
+    const b = await pickEngine(before);
+    expect(Object.values(await inflight(before)).reduce((x, y) => x + y)).toBe(2);
+
+    // The object restarts (a crash, a deploy): leases live in memory and are gone with it.
+    await runInDurableObject(before, (_instance, state) => state.abort('test: restart')).catch(() => {});
+    const pool = modelPool(env, model);
+    expect(Object.values(await inflight(pool)).reduce((x, y) => x + y)).toBe(0);
+
+    // Each call's next renewal (within seconds) counts its lease again, on the engine it holds.
+    expect(await pool.renewLeases([a, b].map(({ leaseId, engineKey }) => ({ leaseId, engineKey })))).toBe(2);
+    const expected: Record<string, number> = { 'n1/e1': 0, 'n2/e2': 0 };
+    for (const lease of [a, b]) expected[lease.engineKey]! += 1;
+    expect(await inflight(pool)).toEqual(expected);
+    // A renewal is not a second grant, and the restored leases return normally.
+    expect(await pool.renewLeases([{ leaseId: a.leaseId, engineKey: a.engineKey }])).toBe(1);
+    expect(await pool.release(a.leaseId, 'ok')).toBe(true);
+    expect(await pool.release(b.leaseId, 'ok')).toBe(true);
+    expect(await inflight(pool)).toEqual({ 'n1/e1': 0, 'n2/e2': 0 });
+    // A renewal for an engine the pool no longer has counts nothing.
+    expect(await pool.renewLeases([{ leaseId: 'orphan', engineKey: 'gone/e9' }])).toBe(0);
   });
 });
 

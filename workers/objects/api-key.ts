@@ -19,6 +19,7 @@ import {
   type KeyView,
   type TenantDefaults,
 } from '../../src/keys/key-record.ts';
+import { EXPIRE_AFTER_MS } from '../../src/limits/hold-renewal.ts';
 import { Limiter, type LimiterSnapshot, type RateLimitStatus } from '../../src/limits/limiter.ts';
 import type { LimitName } from '../../src/limits/limits.ts';
 import { addUsageEvent, classifyCall, USAGE_COUNTERS, type UsageRow } from '../../src/usage/rollup.ts';
@@ -70,10 +71,6 @@ export interface Settlement {
 }
 
 export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'models' | 'limits' | 'expiresAt'>>;
-
-/** A reservation older than this belongs to a Worker invocation that died without settling. */
-const RESERVATION_MAX_AGE_MS = 60 * 60 * 1000;
-const REAP_EVERY_MS = 5 * 60 * 1000;
 
 export class ApiKey extends DurableObject<Env> {
   private record: KeyRecord | null = null;
@@ -169,8 +166,18 @@ export class ApiKey extends DurableObject<Env> {
       };
     }
     this.save('limiter', this.limiter.snapshot());
-    await this.ensureAlarm(now + REAP_EVERY_MS);
+    await this.ensureAlarm(now + EXPIRE_AFTER_MS);
     return { ok: true, keyId: record.keyId, tenantId: record.tenantId, status: admitted.status };
+  }
+
+  /**
+   * The call holding `reservationId` is still going (the gateway says so every few seconds);
+   * false once it was settled or reaped. Stored, so a restart of this object does not reap it.
+   */
+  renewReservation(reservationId: string): boolean {
+    if (!this.limiter.renew(reservationId, Date.now())) return false;
+    this.save('limiter', this.limiter.snapshot());
+    return true;
   }
 
   /** Turns a reservation into the tokens really used and counts the call. Idempotent. */
@@ -223,16 +230,16 @@ export class ApiKey extends DurableObject<Env> {
     return keyView(record, this.tenant, Date.now());
   }
 
-  /** Reaps reservations whose Worker died, flushes batched usage to the tenant. */
+  /** Reaps reservations whose calls stopped renewing them, flushes batched usage to the tenant. */
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = Date.now();
-    if (this.limiter.reapOlderThan(now - RESERVATION_MAX_AGE_MS, now) > 0) {
+    if (this.limiter.reapSilentSince(now - EXPIRE_AFTER_MS, now) > 0) {
       this.save('limiter', this.limiter.snapshot());
     }
     await this.flushUsage();
     if (this.record) this.save('record', this.record); // persists lastUsedAt, which admission keeps in memory
-    if (this.limiter.inflight() > 0) await this.ensureAlarm(now + REAP_EVERY_MS);
+    if (this.limiter.inflight() > 0) await this.ensureAlarm(now + EXPIRE_AFTER_MS);
   }
 
   private async recordCall(

@@ -3,14 +3,24 @@
  * leases handed out, sessions, the prefix index, a circuit breaker per engine, and the pool's
  * routing policy. Every edge location asks the same object, so the in-flight counts are exact
  * and the prefix index is shared by construction: a request's earlier turn is known wherever
- * the next one comes in. A lease is counted from `pick` to `release`; the lease table and
- * sessions survive the object's eviction, the prefix index and breakers are soft state that
- * is rebuilt from traffic.
+ * the next one comes in.
+ *
+ * A lease is counted from `pick` to `release`, in memory: granting and returning one writes
+ * nothing, so neither waits for a storage commit. The call holding a lease renews it every
+ * few seconds (src/limits/hold-renewal.ts), which keeps the object busy — and so never evicted
+ * for idleness — while any lease lives; if the object restarts anyway (a crash, a deploy), each
+ * live lease is renewed within `RENEW_EVERY_MS` and a renewal of a lease the pool does not
+ * know counts it again, so the counts are whole again within seconds. Leases whose renewals
+ * stop (their Worker died) are taken back after `EXPIRE_AFTER_MS`. Engines, sessions and the
+ * policy are stored; the prefix index and breakers are soft state rebuilt from traffic.
+ *
+ * Tables are created by the first write, so a pick for a model nobody serves stores nothing.
  *
  * The decision itself is `decidePick` (src/routing/pick.ts), a pure function of this state.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { gatewayConfig } from '../gateway/config.ts';
+import { EXPIRE_AFTER_MS, RENEW_EVERY_MS } from '../../src/limits/hold-renewal.ts';
 import { servesRoute } from '../../src/protocol/engine-routes.ts';
 import { CLOSED, breakerAt, onLeaseGranted, onLeaseOutcome } from '../../src/routing/circuit-breaker.ts';
 import { decidePick, type PickRefusal, type PoolEngineState } from '../../src/routing/pick.ts';
@@ -86,9 +96,19 @@ export interface EngineView extends PoolEngine, PoolEngineState {
   engineKey: string;
 }
 
-/** A lease older than this belongs to a Worker invocation that died without releasing it. */
-const LEASE_MAX_AGE_MS = 60 * 60 * 1000;
-const REAP_EVERY_MS = 5 * 60 * 1000;
+/** A lease the pool holds: where, since when, and when its call last said it is alive. */
+interface LeaseRecord {
+  engineKey: string;
+  /** Null for a lease counted again from a renewal after a restart: its duration is unknown. */
+  grantedAt: number | null;
+  aliveAt: number;
+}
+
+/** A lease its holder renews: enough to count it again if the pool restarted since the grant. */
+export interface LeaseRenewal {
+  leaseId: string;
+  engineKey: string;
+}
 /** Sessions kept (most recently used first); the table is trimmed once it grows 10% past this. */
 const MAX_SESSIONS = 100_000;
 /** Weight of the newest lease in an engine's mean duration: about the last ten requests count. */
@@ -107,18 +127,18 @@ export class ModelPool extends DurableObject<Env> {
   private policySetHere: RoutingPolicy | null = null;
   private turn = 0;
   private sessionsSinceTrim = 0;
-  private reapScheduled = false;
+  private readonly leases = new Map<string, LeaseRecord>();
+  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private tablesExist = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
-      ctx.storage.sql.exec(`
-        CREATE TABLE IF NOT EXISTS engines (engine_key TEXT PRIMARY KEY, node_id TEXT NOT NULL, data TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS leases (lease_id TEXT PRIMARY KEY, engine_key TEXT NOT NULL, created_at INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS sessions (session_key TEXT PRIMARY KEY, engine_key TEXT NOT NULL, used_at INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);`);
-      this.loadState();
-      this.reapScheduled = (await ctx.storage.getAlarm()) !== null;
+      this.tablesExist =
+        ctx.storage.sql
+          .exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'engines'")
+          .toArray().length > 0;
+      if (this.tablesExist) await this.loadState();
     });
   }
 
@@ -138,6 +158,7 @@ export class ModelPool extends DurableObject<Env> {
         breaker: known?.breaker ?? CLOSED,
         meanLeaseMs: known?.meanLeaseMs ?? null,
       });
+      this.ensureTables();
       this.ctx.storage.sql.exec(
         'INSERT OR REPLACE INTO engines (engine_key, node_id, data) VALUES (?, ?, ?)',
         key,
@@ -151,7 +172,7 @@ export class ModelPool extends DurableObject<Env> {
     this.syncNode(nodeId, []);
   }
 
-  async pick(request: PickRequest): Promise<PickResult> {
+  pick(request: PickRequest): PickResult {
     const config = gatewayConfig(this.env);
     const now = Date.now();
     const policy = this.policySetHere ?? config.routingPolicy;
@@ -191,7 +212,7 @@ export class ModelPool extends DurableObject<Env> {
         expectedBlocks,
       });
     }
-    return { ok: true, lease: await this.grantLease(request.leaseId, decision.engineKey, now) };
+    return { ok: true, lease: this.grantLease(request.leaseId, decision.engineKey, now) };
   }
 
   /**
@@ -200,21 +221,17 @@ export class ModelPool extends DurableObject<Env> {
    */
   release(leaseId: string, outcome: LeaseOutcome, cache?: CacheReport): boolean {
     this.learnPrefix(leaseId, outcome, cache);
-    const row = this.ctx.storage.sql
-      .exec<{ engine_key: string; created_at: number }>(
-        'DELETE FROM leases WHERE lease_id = ? RETURNING engine_key, created_at',
-        leaseId,
-      )
-      .toArray()[0];
-    if (!row) return false;
-    const engine = this.engines.get(row.engine_key);
+    const lease = this.leases.get(leaseId);
+    if (!lease) return false;
+    this.leases.delete(leaseId);
+    const engine = this.engines.get(lease.engineKey);
     if (!engine) return true;
     const now = Date.now();
     engine.inflight = Math.max(0, engine.inflight - 1);
     engine.breaker = onLeaseOutcome(engine.breaker, leaseId, outcome, now);
     // Only successes measure speed: a failure is often quick, and would make a broken engine look fast.
-    if (outcome === 'ok') {
-      const ms = now - row.created_at;
+    if (outcome === 'ok' && lease.grantedAt !== null) {
+      const ms = now - lease.grantedAt;
       engine.meanLeaseMs =
         engine.meanLeaseMs === null
           ? ms
@@ -223,11 +240,38 @@ export class ModelPool extends DurableObject<Env> {
     return true;
   }
 
+  /**
+   * The calls holding these leases are alive. A lease the pool does not know — it restarted
+   * since the grant — is counted again, on an engine it still has; one already returned is
+   * not, since its release came after its last renewal on the same stub. Returns how many of
+   * the leases the pool holds now.
+   */
+  renewLeases(renewals: LeaseRenewal[]): number {
+    const now = Date.now();
+    let held = 0;
+    for (const { leaseId, engineKey } of renewals) {
+      const lease = this.leases.get(leaseId);
+      if (lease) {
+        lease.aliveAt = now;
+        held++;
+        continue;
+      }
+      const engine = this.engines.get(engineKey);
+      if (!engine) continue;
+      this.leases.set(leaseId, { engineKey, grantedAt: null, aliveAt: now });
+      engine.inflight += 1;
+      held++;
+    }
+    this.scheduleSweep();
+    return held;
+  }
+
   /** Sets this pool's policy; null returns it to the gateway's default (`ROUTING_POLICY`). */
   setPolicy(policy: RoutingPolicy | null): void {
     if (policy !== null && !isRoutingPolicy(policy))
       throw new Error(`unknown routing policy ${String(policy)}`);
     this.policySetHere = policy;
+    this.ensureTables();
     if (policy === null) this.ctx.storage.sql.exec("DELETE FROM settings WHERE name = 'policy'");
     else
       this.ctx.storage.sql.exec("INSERT OR REPLACE INTO settings (name, value) VALUES ('policy', ?)", policy);
@@ -247,33 +291,34 @@ export class ModelPool extends DurableObject<Env> {
     }));
   }
 
-  override async alarm(): Promise<void> {
-    const cutoff = Date.now() - LEASE_MAX_AGE_MS;
-    this.ctx.storage.sql.exec('DELETE FROM leases WHERE created_at < ?', cutoff);
-    this.trimSessions();
-    this.recountInflight();
-    const leasesLeft = this.ctx.storage.sql.exec('SELECT 1 FROM leases LIMIT 1').toArray().length > 0;
-    this.reapScheduled = leasesLeft;
-    if (leasesLeft) await this.ctx.storage.setAlarm(Date.now() + REAP_EVERY_MS);
-  }
-
-  private async grantLease(leaseId: string, engineKey: string, now: number): Promise<Lease> {
+  private grantLease(leaseId: string, engineKey: string, now: number): Lease {
     const engine = this.engines.get(engineKey)!;
-    this.ctx.storage.sql.exec(
-      'INSERT INTO leases (lease_id, engine_key, created_at) VALUES (?, ?, ?)',
-      leaseId,
-      engineKey,
-      now,
-    );
+    this.leases.set(leaseId, { engineKey, grantedAt: now, aliveAt: now });
     engine.inflight += 1;
     engine.leasesSinceReport += 1;
     engine.breaker = onLeaseGranted(engine.breaker, leaseId, now);
-    if (!this.reapScheduled) {
-      this.reapScheduled = true;
-      await this.ctx.storage.setAlarm(now + REAP_EVERY_MS);
-    }
+    this.scheduleSweep();
     const { nodeId, engineId, url, credential } = engine;
     return { leaseId, engineKey, nodeId, engineId, url, credential };
+  }
+
+  /** While leases are held, looks for silent ones every renewal period. Memory only, like the leases. */
+  private scheduleSweep(): void {
+    if (this.sweepTimer !== undefined) return;
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweepSilentLeases();
+      if (this.leases.size > 0) this.scheduleSweep();
+    }, RENEW_EVERY_MS);
+  }
+
+  /** Takes back leases whose calls stopped renewing them: their Worker died without releasing. */
+  private sweepSilentLeases(): void {
+    const cutoff = Date.now() - EXPIRE_AFTER_MS;
+    for (const [leaseId, lease] of this.leases) {
+      if (lease.aliveAt > cutoff) continue;
+      this.release(leaseId, 'aborted');
+    }
   }
 
   private holdPrefix(leaseId: string, pending: PendingPrefix): void {
@@ -298,19 +343,23 @@ export class ModelPool extends DurableObject<Env> {
   }
 
   private sessionEngine(sessionKey: string): string | undefined {
+    if (!this.tablesExist) return undefined;
     return this.ctx.storage.sql
       .exec<{ engine_key: string }>('SELECT engine_key FROM sessions WHERE session_key = ?', sessionKey)
       .toArray()[0]?.engine_key;
   }
 
   private rememberSession(sessionKey: string, engineKey: string): void {
+    this.ensureTables();
+    // An upsert writes one row; INSERT OR REPLACE would write the row and its key index.
     this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO sessions (session_key, engine_key, used_at) VALUES (?, ?, ?)',
+      `INSERT INTO sessions (session_key, engine_key, used_at) VALUES (?, ?, ?)
+         ON CONFLICT (session_key) DO UPDATE SET engine_key = excluded.engine_key, used_at = excluded.used_at`,
       sessionKey,
       engineKey,
       Date.now(),
     );
-    // However many sessions arrive between alarms, the table stays within 10% of its bound.
+    // However many sessions arrive, the table stays within 10% of its bound.
     if (++this.sessionsSinceTrim > MAX_SESSIONS / 10) this.trimSessions();
   }
 
@@ -329,7 +378,16 @@ export class ModelPool extends DurableObject<Env> {
     this.ctx.storage.sql.exec('DELETE FROM engines WHERE engine_key = ?', engineKey);
   }
 
-  private loadState(): void {
+  private ensureTables(): void {
+    if (this.tablesExist) return;
+    this.ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS engines (engine_key TEXT PRIMARY KEY, node_id TEXT NOT NULL, data TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS sessions (session_key TEXT PRIMARY KEY, engine_key TEXT NOT NULL, used_at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);`);
+    this.tablesExist = true;
+  }
+
+  private async loadState(): Promise<void> {
     const rows = this.ctx.storage.sql
       .exec<{ engine_key: string; data: string }>('SELECT engine_key, data FROM engines')
       .toArray();
@@ -349,19 +407,11 @@ export class ModelPool extends DurableObject<Env> {
       .exec<{ value: string }>("SELECT value FROM settings WHERE name = 'policy'")
       .toArray()[0]?.value;
     this.policySetHere = isRoutingPolicy(stored) ? stored : null;
-    this.recountInflight();
-  }
-
-  private recountInflight(): void {
-    for (const engine of this.engines.values()) engine.inflight = 0;
-    const counts = this.ctx.storage.sql
-      .exec<{ engine_key: string; n: number }>(
-        'SELECT engine_key, COUNT(*) AS n FROM leases GROUP BY engine_key',
-      )
-      .toArray();
-    for (const { engine_key, n } of counts) {
-      const engine = this.engines.get(engine_key);
-      if (engine) engine.inflight = n;
+    // Pools from before leases moved to memory kept them in a table, reaped by an alarm.
+    const legacy = this.ctx.storage.sql.exec("SELECT 1 FROM sqlite_master WHERE name = 'leases'").toArray();
+    if (legacy.length > 0) {
+      this.ctx.storage.sql.exec('DROP TABLE leases');
+      await this.ctx.storage.deleteAlarm();
     }
   }
 

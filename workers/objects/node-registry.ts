@@ -144,6 +144,14 @@ export class NodeRegistry extends DurableObject<Env> {
     return [...this.nodes.values()].map(({ credential: _secret, ...view }) => view);
   }
 
+  /** Whether any registered node has an engine of `model` (ready or not): its pool has engines. */
+  servesModel(model: string): boolean {
+    for (const node of this.nodes.values()) {
+      if (node.engines.some((engine) => engine.model === model)) return true;
+    }
+    return false;
+  }
+
   /** Models with at least one engine that can take a request now, with what their engines say of them. */
   listModels(): ServedModel[] {
     const models = new Map<

@@ -2,7 +2,8 @@
  * The API-key door of every forwarded call: one RPC to the key's object authenticates,
  * checks the model against the key's allow-list and admits the call against its limits,
  * reserving its estimated tokens. Refusals become the errors OpenAI's clients expect; an
- * admitted call gets a reservation that `settle` must close on every path.
+ * admitted call gets a reservation, renewed while the call lives, that `settleCall` must close
+ * on every path.
  */
 import { parseCredential, sha256Hex, bearerToken } from '../../../src/credentials.ts';
 import { rateLimitHeaders, retryAfterHeaders } from '../../../src/limits/headers.ts';
@@ -11,6 +12,8 @@ import { ApiError } from '../../../src/openai/errors.ts';
 import type { Admission, Settlement } from '../../objects/api-key.ts';
 import { apiKey, callWithRetry } from '../../objects/stubs.ts';
 import { keyIdIssuedHere } from '../key-ids.ts';
+import type { EngineLeases } from './engine-leases.ts';
+import { keepRenewing } from './renewal.ts';
 
 export interface Admitted {
   keyId: string;
@@ -18,6 +21,8 @@ export interface Admitted {
   reservationId: string;
   /** x-ratelimit-* for every answer to this call. */
   headers: Record<string, string>;
+  /** Stops renewing the reservation: `settleCall` calls it. */
+  stopRenewing: () => void;
 }
 
 /**
@@ -42,35 +47,59 @@ export async function presentedApiKey(
   return credential;
 }
 
+/**
+ * Admits a call. `leases`, when the caller already sent the call's first pick to run alongside
+ * admission: a refusal (or a failure to ask) gives that lease back unused.
+ */
 export async function admitCall(
   env: Env,
   key: { id: string; secret: string },
   call: { model: string; tokens: number; capped: boolean },
+  leases?: EngineLeases,
 ): Promise<Admitted> {
   const reservationId = crypto.randomUUID();
-  const admission = await apiKey(env, key.id).admitRequest({
-    secretHash: await sha256Hex(key.secret),
-    model: call.model,
-    reservationId,
-    tokens: call.tokens,
-    capped: call.capped,
-  });
-  if (!admission.ok) throw refusal(admission, call.model);
+  const keyObject = apiKey(env, key.id);
+  let admission: Admission;
+  try {
+    admission = await keyObject.admitRequest({
+      secretHash: await sha256Hex(key.secret),
+      model: call.model,
+      reservationId,
+      tokens: call.tokens,
+      capped: call.capped,
+    });
+  } catch (err) {
+    leases?.abandon();
+    throw err;
+  }
+  if (!admission.ok) {
+    leases?.abandon();
+    throw refusal(admission, call.model);
+  }
   return {
     keyId: admission.keyId,
     tenantId: admission.tenantId,
     reservationId,
     headers: rateLimitHeaders(admission.status),
+    stopRenewing: keepRenewing(`reservation ${reservationId}`, () =>
+      keyObject.renewReservation(reservationId),
+    ),
   };
 }
 
 /** Closes a reservation off the request path; settling twice changes nothing. */
-export async function settleCall(env: Env, keyId: string, settlement: Settlement): Promise<void> {
+export async function settleCall(
+  env: Env,
+  admitted: Admitted,
+  settlement: Omit<Settlement, 'reservationId'>,
+): Promise<void> {
+  admitted.stopRenewing();
+  const { keyId, reservationId } = admitted;
   try {
-    await callWithRetry(() => apiKey(env, keyId).settleRequest(settlement));
+    await callWithRetry(() => apiKey(env, keyId).settleRequest({ ...settlement, reservationId }));
   } catch (err) {
-    // The key's reaper settles it with the reserved tokens.
-    console.error(`could not settle reservation ${settlement.reservationId} of key ${keyId}`, err);
+    // Its renewals have stopped: the key's object reaps it, settled with the reserved tokens.
+    console.error(`could not settle reservation ${reservationId} of key ${keyId}`, err);
   }
 }
 

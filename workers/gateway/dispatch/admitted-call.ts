@@ -9,6 +9,7 @@ import { gatewayConfig, type AppEnv } from '../config.ts';
 import { streamErrorEvent } from '../render-error.ts';
 import { settleCall, type Admitted } from './admit.ts';
 import type { CallEnding } from './call-log.ts';
+import { EngineLeases, type PickRouting } from './engine-leases.ts';
 import { forwardToEngine, type ForwardRequest } from './forward.ts';
 import { UsageMeter } from './usage-meter.ts';
 
@@ -22,6 +23,8 @@ export interface AdmittedCall {
   body: Uint8Array;
   stream: boolean;
   routing: ForwardRequest['routing'];
+  /** The call's leases (`leasesFor`). */
+  leases: EngineLeases;
   /** What a stream cut short is charged for its prompt. */
   promptEstimate: number;
   /** False for calls that generate nothing (retrieving a stored response, counting tokens). */
@@ -35,6 +38,20 @@ export interface AdmittedCall {
 
 const NOTHING_USED = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
 
+/**
+ * The leases of a call on `model`. With `routing`, its first pick is sent at once, to overlap
+ * with the key's admission; pass them to `admitCall` so a refusal gives that lease back.
+ */
+export function leasesFor(c: Context<AppEnv>, model: string, routing?: PickRouting): EngineLeases {
+  const leases = new EngineLeases(c.env, c.executionCtx, {
+    model,
+    clientSignal: c.req.raw.signal,
+    requestId: c.get('requestId'),
+  });
+  if (routing) leases.prefetch(routing);
+  return leases;
+}
+
 export function forwardAdmitted(
   c: Context<AppEnv>,
   admitted: Admitted,
@@ -44,7 +61,7 @@ export function forwardAdmitted(
   // Errors from here on carry the key's rate-limit state too.
   for (const [name, value] of Object.entries(admitted.headers)) c.header(name, value);
   const url = new URL(c.req.url);
-  return forwardToEngine(c.env, c.executionCtx, gatewayConfig(c.env), {
+  return forwardToEngine(gatewayConfig(c.env), {
     requestId: c.get('requestId'),
     model: call.model,
     method: call.method,
@@ -53,6 +70,7 @@ export function forwardAdmitted(
     headers: forwardedHeaders(c, call.extraHeaders ?? []),
     stream: call.stream,
     routing: call.routing,
+    leases: call.leases,
     clientSignal: c.req.raw.signal,
     meter: new UsageMeter(call.promptEstimate, false),
     answerHeaders: admitted.headers,
@@ -62,8 +80,7 @@ export function forwardAdmitted(
       call.onEnd?.(ending);
       const used = call.charged && ending.status < 400;
       c.executionCtx.waitUntil(
-        settleCall(c.env, admitted.keyId, {
-          reservationId: admitted.reservationId,
+        settleCall(c.env, admitted, {
           model: call.model,
           // A stream the engine broke off after a 200 is the engine's failure.
           status: ending.outcome === 'failed' && ending.status < 400 ? 502 : ending.status,
@@ -86,8 +103,7 @@ export function settleUnforwarded(
   status: number,
 ): void {
   c.executionCtx.waitUntil(
-    settleCall(c.env, admitted.keyId, {
-      reservationId: admitted.reservationId,
+    settleCall(c.env, admitted, {
       model,
       status,
       aborted: false,

@@ -3,13 +3,12 @@
  * fail over before the first byte (at most two more engines), then relay the response.
  * Every lease goes back to its pool exactly once, on every path.
  */
-import type { LeaseOutcome, PickRequest, PickResult } from '../../objects/model-pool.ts';
+import type { CacheReport, PickResult } from '../../objects/model-pool.ts';
 import type { GatewayConfig } from '../config.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
-import { HeldLease } from './held-lease.ts';
+import type { EngineLeases, HeldLease, PickRouting } from './engine-leases.ts';
 import { relayBody } from './relay-stream.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
-import { callWithRetry, modelPool } from '../../objects/stubs.ts';
 import { clientFacingHeaders } from '../../../src/http/engine-headers.ts';
 import { CallLog, type CallEnding } from './call-log.ts';
 import type { UsageMeter } from './usage-meter.ts';
@@ -27,7 +26,9 @@ export interface ForwardRequest {
   headers: Headers;
   stream: boolean;
   /** What the pool routes on: the session, and the prefix hashes computed from the body. */
-  routing: Omit<PickRequest, 'leaseId' | 'exclude'>;
+  routing: PickRouting;
+  /** The call's leases on the model's pool; the first may already be on its way. */
+  leases: EngineLeases;
   clientSignal: AbortSignal;
   /** Turns a failure of the body stream itself (e.g. an upload over the cap) into the client's error. */
   bodyError?: () => ApiError | null;
@@ -45,15 +46,10 @@ export interface ForwardRequest {
   refusalFor?: (picked: Extract<PickResult, { ok: false }>) => ApiError | undefined;
 }
 
-export async function forwardToEngine(
-  env: Env,
-  ctx: { waitUntil(promise: Promise<unknown>): void },
-  config: GatewayConfig,
-  request: ForwardRequest,
-): Promise<Response> {
+export async function forwardToEngine(config: GatewayConfig, request: ForwardRequest): Promise<Response> {
   const log = new CallLog(request.requestId, request.model, request.pathAndQuery, request.onFinish);
   try {
-    return await forwardWithFailover(env, ctx, config, request, log);
+    return await forwardWithFailover(config, request, log);
   } catch (err) {
     const error = err instanceof ApiError ? err : null;
     log.finish(
@@ -66,20 +62,10 @@ export async function forwardToEngine(
 }
 
 async function forwardWithFailover(
-  env: Env,
-  ctx: { waitUntil(promise: Promise<unknown>): void },
   config: GatewayConfig,
   request: ForwardRequest,
   log: CallLog,
 ): Promise<Response> {
-  const pool = modelPool(env, request.model);
-  // A successful answer's usage says how much of the prompt the engine had cached: the pool's
-  // prefix index learns the engine's cache size from it.
-  const returnLease = (leaseId: string, outcome: LeaseOutcome) => {
-    const usage = outcome === 'ok' ? request.meter.result().usage : null;
-    const cache = usage ? { promptTokens: usage.promptTokens, cachedTokens: usage.cachedTokens } : undefined;
-    ctx.waitUntil(releaseWithRetry(() => pool.release(leaseId, outcome, cache), leaseId, request));
-  };
   const replayable = request.body instanceof Uint8Array;
   const exclude: string[] = [];
   let lastFailure: Extract<AttemptResult, { kind: 'failed' }> | undefined;
@@ -87,10 +73,8 @@ async function forwardWithFailover(
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (request.clientSignal.aborted) throw clientClosed();
-    const held = new HeldLease(request.clientSignal, returnLease);
-    const picked = await pool.pick({ ...request.routing, leaseId: held.leaseId, exclude });
+    const { held, picked } = await request.leases.pick(request.routing, exclude);
     if (!picked.ok) {
-      held.refused();
       if (lastFailure) break;
       const refused = request.refusalFor?.(picked) ?? refusal(picked, request.model, request.routing.route);
       log.finish(refused.status, 'refused', refused.code);
@@ -151,7 +135,7 @@ function relayResponse(
   for (const [name, value] of Object.entries(request.answerHeaders)) headers.set(name, value);
   request.meter.answerStarted(headers.get('content-type') ?? '');
   if (!reader) {
-    held.release('ok');
+    held.release('ok', cacheReport(request.meter));
     log.finish(response.status, 'ok', null, request.meter.result());
     return new Response(null, { status: response.status, headers });
   }
@@ -164,7 +148,7 @@ function relayResponse(
     meter: request.meter,
     errorEvent: request.errorEvent,
     onFinish: (outcome) => {
-      held.release(outcome);
+      held.release(outcome, outcome === 'ok' ? cacheReport(request.meter) : undefined);
       log.finish(response.status, outcome, null, request.meter.result());
     },
   });
@@ -237,20 +221,10 @@ export function refusal(picked: Extract<PickResult, { ok: false }>, model: strin
 }
 
 /**
- * Returns a lease. `release` is idempotent, so the retry after a call that did land changes
- * nothing. A lease that still cannot be returned is reaped by the pool's alarm.
+ * What a successful answer's usage says of its prompt's cached share: the pool's prefix index
+ * learns the engine's cache size from it.
  */
-async function releaseWithRetry(
-  release: () => Promise<boolean>,
-  leaseId: string,
-  request: ForwardRequest,
-): Promise<void> {
-  try {
-    await callWithRetry(release);
-  } catch (err) {
-    console.error(
-      `[${request.requestId}] could not return lease ${leaseId} to the pool of ${request.model}`,
-      err,
-    );
-  }
+function cacheReport(meter: UsageMeter): CacheReport | undefined {
+  const usage = meter.result().usage;
+  return usage ? { promptTokens: usage.promptTokens, cachedTokens: usage.cachedTokens } : undefined;
 }

@@ -11,9 +11,9 @@ import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
 import { ENGINE_HEADER } from '../../../src/protocol/node-api.ts';
 import { RealtimeUsage } from '../../../src/usage/realtime-usage.ts';
 import type { Lease, LeaseOutcome } from '../../objects/model-pool.ts';
-import { callWithRetry, modelPool } from '../../objects/stubs.ts';
 import type { GatewayConfig } from '../config.ts';
 import { CallLog, type CallEnding } from './call-log.ts';
+import type { EngineLeases } from './engine-leases.ts';
 import { refusal } from './forward.ts';
 
 const MAX_ATTEMPTS = 3;
@@ -31,6 +31,8 @@ export interface WebSocketCall {
   answerHeaders: Record<string, string>;
   /** Runs once when the socket is over (or was never opened): the caller settles the key here. */
   onFinish: (ending: CallEnding) => void;
+  /** The call's leases, held (and renewed) for the socket's whole life. */
+  leases: EngineLeases;
 }
 
 type Opened =
@@ -38,19 +40,12 @@ type Opened =
   | { kind: 'answer'; response: Response }
   | { kind: 'failed'; error: ApiError };
 
-export async function proxyWebSocket(
-  env: Env,
-  ctx: { waitUntil(promise: Promise<unknown>): void },
-  config: GatewayConfig,
-  call: WebSocketCall,
-): Promise<Response> {
-  const pool = modelPool(env, call.model);
+export async function proxyWebSocket(config: GatewayConfig, call: WebSocketCall): Promise<Response> {
   const log = new CallLog(call.requestId, call.model, call.pathAndQuery, call.onFinish);
   const exclude: string[] = [];
   let lastError: ApiError | undefined;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const leaseId = crypto.randomUUID();
-    const picked = await pool.pick({ leaseId, route: call.route, exclude });
+    const { held, picked } = await call.leases.pick({ route: call.route }, exclude);
     if (!picked.ok) {
       if (lastError) break;
       const refused = refusal(picked, call.model, call.route);
@@ -59,15 +54,7 @@ export async function proxyWebSocket(
     }
     const lease = picked.lease;
     log.attempted(lease.engineKey);
-    const returnLease = (outcome: LeaseOutcome) =>
-      ctx.waitUntil(
-        callWithRetry(() => pool.release(leaseId, outcome)).catch((err: unknown) =>
-          console.error(
-            `[${call.requestId}] could not return lease ${leaseId} to the pool of ${call.model}`,
-            err,
-          ),
-        ),
-      );
+    const returnLease = (outcome: LeaseOutcome) => held.release(outcome);
     let opened: Opened;
     try {
       opened = await openUpstream(lease, call, config.connectTimeoutMs);

@@ -14,7 +14,7 @@ import { requestPrefixHashes } from '../../../src/routing/prefix-blocks.ts';
 import { estimatePromptTokens, reserveTokens } from '../../../src/usage/estimate.ts';
 import { gatewayConfig, type AppEnv } from '../config.ts';
 import { admitCall, presentedApiKey } from '../dispatch/admit.ts';
-import { forwardAdmitted } from '../dispatch/admitted-call.ts';
+import { forwardAdmitted, leasesFor } from '../dispatch/admitted-call.ts';
 import { readJsonBody } from '../dispatch/read-json.ts';
 
 const model = z.string().min(1).max(MAX_MODEL_NAME_LENGTH);
@@ -41,12 +41,23 @@ messageRoutes.post('/v1/messages', async function createMessage(c) {
   const config = gatewayConfig(c.env);
   const key = await anthropicClientKey(c);
   const { bytes, fields } = await readJsonBody(c.req.raw, MessagesSchema, config.maxJsonBodyBytes);
-  const admitted = await admitCall(c.env, key, {
-    model: fields.model,
-    tokens: reserveTokens(fields, bytes.byteLength, config.defaultCompletionTokens),
-    capped: true,
-  });
   const session = c.req.header('x-session-id') ?? fields.metadata?.user_id ?? undefined;
+  const routing = {
+    route: engineRoute('POST', '/v1/messages'),
+    affinityKey: session ? `${key.id}:${session}` : undefined,
+    prefixHashes: conversationPrefixHashes(fields),
+  };
+  const leases = leasesFor(c, fields.model, routing);
+  const admitted = await admitCall(
+    c.env,
+    key,
+    {
+      model: fields.model,
+      tokens: reserveTokens(fields, bytes.byteLength, config.defaultCompletionTokens),
+      capped: true,
+    },
+    leases,
+  );
   return forwardAdmitted(c, admitted, {
     model: fields.model,
     body: bytes,
@@ -54,11 +65,8 @@ messageRoutes.post('/v1/messages', async function createMessage(c) {
     promptEstimate: estimatePromptTokens(bytes.byteLength),
     charged: true,
     extraHeaders: ANTHROPIC_HEADERS,
-    routing: {
-      route: engineRoute('POST', '/v1/messages'),
-      affinityKey: session ? `${admitted.tenantId}:${session}` : undefined,
-      prefixHashes: conversationPrefixHashes(fields),
-    },
+    routing,
+    leases,
   });
 });
 
@@ -67,7 +75,9 @@ messageRoutes.post('/v1/messages/count_tokens', async function countTokens(c) {
   const key = await anthropicClientKey(c);
   const { bytes, fields } = await readJsonBody(c.req.raw, CountTokensSchema, config.maxJsonBodyBytes);
   // Counting generates nothing and is answered by the engine's API server: it costs no tokens.
-  const admitted = await admitCall(c.env, key, { model: fields.model, tokens: 0, capped: true });
+  const routing = { route: engineRoute('POST', '/v1/messages/count_tokens') };
+  const leases = leasesFor(c, fields.model, routing);
+  const admitted = await admitCall(c.env, key, { model: fields.model, tokens: 0, capped: true }, leases);
   return forwardAdmitted(c, admitted, {
     model: fields.model,
     body: bytes,
@@ -75,7 +85,8 @@ messageRoutes.post('/v1/messages/count_tokens', async function countTokens(c) {
     promptEstimate: 0,
     charged: false,
     extraHeaders: ANTHROPIC_HEADERS,
-    routing: { route: engineRoute('POST', '/v1/messages/count_tokens') },
+    routing,
+    leases,
   });
 });
 

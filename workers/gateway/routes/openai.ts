@@ -10,6 +10,7 @@ import { estimatePromptTokens, reserveTokens } from '../../../src/usage/estimate
 import { asksForStreamUsage, withStreamUsage } from '../../../src/usage/request-rewrite.ts';
 import { gatewayConfig, type AppEnv, type GatewayConfig } from '../config.ts';
 import { admitCall, presentedApiKey, settleCall } from '../dispatch/admit.ts';
+import { EngineLeases } from '../dispatch/engine-leases.ts';
 import { forwardToEngine, type ForwardRequest } from '../dispatch/forward.ts';
 import { readMultipartModel } from '../dispatch/multipart-body.ts';
 import { readJsonBody } from '../dispatch/read-json.ts';
@@ -26,35 +27,46 @@ for (const route of OPENAI_ROUTES) {
     const key = await presentedApiKey(c.env, c.req.header('authorization'));
     const config = gatewayConfig(c.env);
     const read = await readForRoute(route, c.req.raw, config);
-    const admitted = await admitCall(c.env, key, {
-      model: read.request.model,
-      tokens: read.reserve,
-      capped: read.capped,
+    const model = read.request.model;
+    // LMDeploy's session_id names KV state on one engine, so no header may override it.
+    const session = read.strictSession ? read.session : (c.req.header('x-session-id') ?? read.session);
+    const routing = {
+      // Sessions are the key's own: no other key's session id can reach them.
+      affinityKey: session ? `${key.id}:${session}` : undefined,
+      strictSession: read.strictSession,
+      prefixHashes: read.prefixHashes,
+      route: `POST ${route.path}`,
+    };
+    const clientSignal = c.req.raw.signal;
+    const leases = new EngineLeases(c.env, c.executionCtx, {
+      model,
+      clientSignal,
+      requestId: c.get('requestId'),
     });
+    leases.prefetch(routing);
+    const admitted = await admitCall(
+      c.env,
+      key,
+      { model, tokens: read.reserve, capped: read.capped },
+      leases,
+    );
     c.set('apiKey', { keyId: admitted.keyId, tenantId: admitted.tenantId });
     // Errors from here on carry the key's rate-limit state too.
     for (const [name, value] of Object.entries(admitted.headers)) c.header(name, value);
-    // LMDeploy's session_id names KV state on one engine, so no header may override it.
-    const session = read.strictSession ? read.session : (c.req.header('x-session-id') ?? read.session);
-    const model = read.request.model;
-    return forwardToEngine(c.env, c.executionCtx, config, {
+    const url = new URL(c.req.url);
+    return forwardToEngine(config, {
       ...read.request,
       requestId: c.get('requestId'),
-      pathAndQuery: new URL(c.req.url).pathname + new URL(c.req.url).search,
+      pathAndQuery: url.pathname + url.search,
       headers: forwardedHeaders(c),
-      clientSignal: c.req.raw.signal,
-      routing: {
-        affinityKey: session ? `${admitted.tenantId}:${session}` : undefined,
-        strictSession: read.strictSession,
-        prefixHashes: read.prefixHashes,
-        route: `POST ${route.path}`,
-      },
+      clientSignal,
+      routing,
+      leases,
       meter: new UsageMeter(read.promptEstimate, read.stripUsageChunk),
       answerHeaders: admitted.headers,
       onFinish: (ending) =>
         c.executionCtx.waitUntil(
-          settleCall(c.env, admitted.keyId, {
-            reservationId: admitted.reservationId,
+          settleCall(c.env, admitted, {
             model,
             // A stream the engine broke off after a 200 is the engine's failure.
             status: ending.outcome === 'failed' && ending.status < 400 ? 502 : ending.status,

@@ -12,6 +12,7 @@ import { MAX_MODEL_NAME_LENGTH } from '../../../src/openai/request-schemas.ts';
 import { engineRoute } from '../../../src/protocol/engine-routes.ts';
 import { gatewayConfig, type AppEnv } from '../config.ts';
 import { admitCall, presentedApiKey, settleCall } from '../dispatch/admit.ts';
+import { EngineLeases } from '../dispatch/engine-leases.ts';
 import { proxyWebSocket } from '../dispatch/websocket-proxy.ts';
 
 const KEY_PROTOCOL_PREFIX = 'openai-insecure-api-key.';
@@ -42,19 +43,26 @@ realtimeRoutes.get('/v1/realtime', async function proxyRealtime(c) {
       code: model ? 'invalid_value' : 'missing_required_parameter',
     });
   }
-  const admitted = await admitCall(c.env, key, { model, tokens: 0, capped: true });
+  const leases = new EngineLeases(c.env, c.executionCtx, {
+    model,
+    // A socket outlives its upgrade request: it ends with the socket, not with that request.
+    clientSignal: new AbortController().signal,
+    requestId: c.get('requestId'),
+  });
+  leases.prefetch({ route: REALTIME });
+  const admitted = await admitCall(c.env, key, { model, tokens: 0, capped: true }, leases);
   const url = new URL(c.req.url);
-  return proxyWebSocket(c.env, c.executionCtx, gatewayConfig(c.env), {
+  return proxyWebSocket(gatewayConfig(c.env), {
     requestId: c.get('requestId'),
     model,
     route: REALTIME,
     pathAndQuery: url.pathname + url.search,
     protocols: offered.filter((protocol) => protocol !== keyProtocol),
     answerHeaders: admitted.headers,
+    leases,
     onFinish: (ending) =>
       c.executionCtx.waitUntil(
-        settleCall(c.env, admitted.keyId, {
-          reservationId: admitted.reservationId,
+        settleCall(c.env, admitted, {
           model,
           status: ending.status,
           aborted: ending.outcome === 'aborted',

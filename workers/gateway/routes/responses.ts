@@ -14,7 +14,7 @@ import { requestPrefixHashes } from '../../../src/routing/prefix-blocks.ts';
 import { estimatePromptTokens, reserveTokens } from '../../../src/usage/estimate.ts';
 import { gatewayConfig, type AppEnv } from '../config.ts';
 import { admitCall, presentedApiKey } from '../dispatch/admit.ts';
-import { forwardAdmitted, settleUnforwarded } from '../dispatch/admitted-call.ts';
+import { forwardAdmitted, leasesFor, settleUnforwarded } from '../dispatch/admitted-call.ts';
 import { readJsonBody } from '../dispatch/read-json.ts';
 import {
   findStoredResponse,
@@ -47,16 +47,29 @@ responseRoutes.post('/v1/responses', async function createResponse(c) {
   const key = await presentedApiKey(c.env, c.req.header('authorization'));
   const { bytes, fields } = await readJsonBody(c.req.raw, ResponseCreateSchema, config.maxJsonBodyBytes);
   const previousId = fields.previous_response_id ?? undefined;
+  const session = c.req.header('x-session-id') ?? fields.prompt_cache_key ?? fields.user ?? undefined;
+  const freshRouting = {
+    route: CREATE,
+    affinityKey: session ? `${key.id}:${session}` : undefined,
+    prefixHashes: promptPrefixHashes(fields),
+  };
+  // A continuation goes to the engine that stores its predecessor, known only once it is looked up.
+  const leases = leasesFor(c, fields.model, previousId === undefined ? freshRouting : undefined);
   const [admitted, previous] = await Promise.all([
-    admitCall(c.env, key, {
-      model: fields.model,
-      tokens: reserveTokens(
-        { max_output_tokens: fields.max_output_tokens },
-        bytes.byteLength,
-        config.defaultCompletionTokens,
-      ),
-      capped: typeof fields.max_output_tokens === 'number',
-    }),
+    admitCall(
+      c.env,
+      key,
+      {
+        model: fields.model,
+        tokens: reserveTokens(
+          { max_output_tokens: fields.max_output_tokens },
+          bytes.byteLength,
+          config.defaultCompletionTokens,
+        ),
+        capped: typeof fields.max_output_tokens === 'number',
+      },
+      leases,
+    ),
     previousId === undefined ? null : findStoredResponse(c.env, previousId),
   ]);
   if (previousId !== undefined && previous?.tenantId !== admitted.tenantId) {
@@ -71,7 +84,6 @@ responseRoutes.post('/v1/responses', async function createResponse(c) {
       { param: 'model', code: 'previous_response_model_mismatch' },
     );
   }
-  const session = c.req.header('x-session-id') ?? fields.prompt_cache_key ?? fields.user ?? undefined;
   const answer = await forwardAdmitted(c, admitted, {
     model: fields.model,
     body: bytes,
@@ -79,13 +91,8 @@ responseRoutes.post('/v1/responses', async function createResponse(c) {
     promptEstimate: estimatePromptTokens(bytes.byteLength),
     charged: true,
     // Continuing a stored response: its engine holds the conversation, so that engine or none.
-    routing: previous
-      ? { route: CREATE, pinnedEngine: previous.engineKey }
-      : {
-          route: CREATE,
-          affinityKey: session ? `${admitted.tenantId}:${session}` : undefined,
-          prefixHashes: promptPrefixHashes(fields),
-        },
+    routing: previous ? { route: CREATE, pinnedEngine: previous.engineKey } : freshRouting,
+    leases,
     refusalFor: previous ? storedEngineRefusal(previous, 'previous_response_id') : undefined,
   });
   if (fields.store === false) return answer;
@@ -140,6 +147,7 @@ async function forwardToStoredResponse(
     // The stored response's usage was charged when it was made.
     charged: false,
     routing: { route: engineRoute(method, `/v1/responses/:id${suffix}`), pinnedEngine: stored.engineKey },
+    leases: leasesFor(c, stored.model),
     refusalFor: storedEngineRefusal(stored, null),
     onEnd: (ending) => {
       if (method === 'DELETE' && ending.status >= 200 && ending.status < 300) {

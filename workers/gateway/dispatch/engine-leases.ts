@@ -1,0 +1,158 @@
+/**
+ * The leases one call takes from its model's pool, each returned exactly once, on every path.
+ *
+ * The first pick can start before the key's admission has answered (`prefetch`): the two do
+ * not depend on each other, so their round trips overlap; a refused admission returns the
+ * lease unused (`abandon`). Every lease is renewed while held (renewal.ts).
+ *
+ * A held lease also listens for the client going away: when a client disconnects before the
+ * response, workerd cancels the request's pending work, so code after an `await` may never
+ * run — but the abort event of `request.signal` does. Lease ids are chosen here, before `pick`
+ * is sent, and all calls go through one stub, whose calls arrive in order: a release sent
+ * while `pick` is in flight arrives after the grant, and takes it back.
+ */
+import type { CacheReport, LeaseOutcome, PickRequest, PickResult } from '../../objects/model-pool.ts';
+import { callWithRetry, modelPool } from '../../objects/stubs.ts';
+import { keepRenewing } from './renewal.ts';
+import { isServedModel } from './served-models.ts';
+
+export type PickRouting = Omit<PickRequest, 'leaseId' | 'exclude'>;
+type Pool = ReturnType<typeof modelPool>;
+
+export class EngineLeases {
+  private readonly env: Env;
+  private readonly pool: Pool;
+  private readonly ctx: { waitUntil(promise: Promise<unknown>): void };
+  private readonly model: string;
+  private readonly clientSignal: AbortSignal;
+  private readonly requestId: string;
+  private prefetched: { held: HeldLease; picked: Promise<PickResult> } | null = null;
+
+  constructor(
+    env: Env,
+    ctx: { waitUntil(promise: Promise<unknown>): void },
+    call: { model: string; clientSignal: AbortSignal; requestId: string },
+  ) {
+    this.env = env;
+    this.pool = modelPool(env, call.model);
+    this.ctx = ctx;
+    this.model = call.model;
+    this.clientSignal = call.clientSignal;
+    this.requestId = call.requestId;
+  }
+
+  /** Sends the first pick now, to run alongside admission. */
+  prefetch(routing: PickRouting): void {
+    const held = this.hold();
+    const picked = this.send(held, routing, []);
+    // Awaited by `pick`, or dropped by `abandon`: a failure is never unhandled.
+    picked.catch(() => {});
+    this.prefetched = { held, picked };
+  }
+
+  /** A lease on an engine not in `exclude`, or the pool's refusal. */
+  async pick(routing: PickRouting, exclude: string[]): Promise<{ held: HeldLease; picked: PickResult }> {
+    const prefetched = this.prefetched;
+    this.prefetched = null;
+    if (prefetched && exclude.length === 0) return { held: prefetched.held, picked: await prefetched.picked };
+    prefetched?.held.release('aborted');
+    const held = this.hold();
+    return { held, picked: await this.send(held, routing, exclude) };
+  }
+
+  /** The call will not be forwarded (admission refused it): a prefetched lease goes back unused. */
+  abandon(): void {
+    this.prefetched?.held.release('aborted');
+    this.prefetched = null;
+  }
+
+  private hold(): HeldLease {
+    return new HeldLease(this.clientSignal, {
+      release: (leaseId, outcome, cache) =>
+        this.ctx.waitUntil(this.returnLease(() => this.pool.release(leaseId, outcome, cache), leaseId)),
+      renew: (leaseId, engineKey) => this.pool.renewLeases([{ leaseId, engineKey }]),
+    });
+  }
+
+  private async send(held: HeldLease, routing: PickRouting, exclude: string[]): Promise<PickResult> {
+    const served = await isServedModel(this.env, this.model).catch((err: unknown) => {
+      held.refused();
+      throw err;
+    });
+    if (!served) {
+      held.refused();
+      return { ok: false, reason: 'unknown_model', retryAfterSeconds: 0 };
+    }
+    try {
+      const picked = await this.pool.pick({ ...routing, leaseId: held.leaseId, exclude });
+      if (picked.ok) held.granted(picked.lease.engineKey);
+      else held.refused();
+      return picked;
+    } catch (err) {
+      // The pick may have landed: a release of a lease the pool never granted changes nothing.
+      held.release('aborted');
+      throw err;
+    }
+  }
+
+  /**
+   * `release` is idempotent, so the retry after a call that did land changes nothing. A lease
+   * that still cannot be returned stops being renewed and expires in the pool.
+   */
+  private async returnLease(release: () => Promise<boolean>, leaseId: string): Promise<void> {
+    try {
+      await callWithRetry(release);
+    } catch (err) {
+      console.error(
+        `[${this.requestId}] could not return lease ${leaseId} to the pool of ${this.model}`,
+        err,
+      );
+    }
+  }
+}
+
+/** One lease, from the moment its id is chosen until it goes back. */
+export class HeldLease {
+  readonly leaseId = crypto.randomUUID();
+  private done = false;
+  private stopRenewing: (() => void) | null = null;
+  private readonly clientSignal: AbortSignal;
+  private readonly onClientGone = () => this.release('aborted');
+  private readonly pool: {
+    release: (leaseId: string, outcome: LeaseOutcome, cache?: CacheReport) => void;
+    renew: (leaseId: string, engineKey: string) => Promise<unknown>;
+  };
+
+  constructor(clientSignal: AbortSignal, pool: HeldLease['pool']) {
+    this.clientSignal = clientSignal;
+    this.pool = pool;
+    clientSignal.addEventListener('abort', this.onClientGone, { once: true });
+  }
+
+  /** The pool granted it: renew it until it goes back. */
+  granted(engineKey: string): void {
+    if (this.done) return;
+    this.stopRenewing = keepRenewing(`lease ${this.leaseId}`, () => this.pool.renew(this.leaseId, engineKey));
+  }
+
+  /**
+   * Returns the lease; later calls do nothing. `cache` is what a successful answer said of its
+   * prompt's cached share, which teaches the pool's prefix index.
+   */
+  release(outcome: LeaseOutcome, cache?: CacheReport): void {
+    if (this.done) return;
+    this.finish();
+    this.pool.release(this.leaseId, outcome, cache);
+  }
+
+  /** The pool refused: there is nothing to return. */
+  refused(): void {
+    this.finish();
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.stopRenewing?.();
+    this.clientSignal.removeEventListener('abort', this.onClientGone);
+  }
+}
