@@ -9,6 +9,7 @@ export interface AgentMetrics {
   registry: Registry;
   setEngineState(engine: string, state: EngineState): void;
   restarts: Counter<'engine'>;
+  hangs: Counter<'engine'>;
   inFlight: Gauge<'engine'>;
   proxiedRequests: Counter<'engine' | 'status'>;
   heartbeatFailures: Counter;
@@ -32,6 +33,12 @@ export function createAgentMetrics(): AgentMetrics {
     restarts: new Counter({
       name: 'gpu_node_engine_restarts_total',
       help: 'Times the supervisor restarted an engine after it died or hung.',
+      labelNames: ['engine'] as const,
+      registers: [registry],
+    }),
+    hangs: new Counter({
+      name: 'gpu_node_engine_hangs_total',
+      help: 'Times an engine was declared hung (failing health checks, no progress) and its in-flight requests ended.',
       labelNames: ['engine'] as const,
       registers: [registry],
     }),

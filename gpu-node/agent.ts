@@ -70,12 +70,18 @@ export class Agent {
           adapter: adapterFor(engine.kind),
           logDir: config.logDir,
           logger,
+          timings: {
+            healthIntervalMs: config.engineHealth.intervalMs,
+            probeTimeoutMs: config.engineHealth.timeoutMs,
+            unhealthyAfterFailures: config.engineHealth.unhealthyAfterFailures,
+          },
           hooks: {
             stateChanged: (state) => {
               this.metrics.setEngineState(engine.id, state);
               this.gateway.beatSoon();
             },
             restarted: () => this.metrics.restarts.inc({ engine: engine.id }),
+            healthFailed: (failures) => this.endRequestsIfHung(engine.id, failures),
           },
         }),
       );
@@ -138,6 +144,26 @@ export class Agent {
     for (const supervisor of this.supervisors.values()) supervisor.start();
     this.gateway.start();
     return address;
+  }
+
+  /**
+   * A hung engine holds its requests until the gateway's first-byte timeout (minutes) unless
+   * they are ended here, and nothing has reached their clients yet for most of them, so the
+   * gateway can still retry them elsewhere. Hung means failing its health checks and silent on
+   * every request in flight: neither alone, since a busy engine's check can time out and a
+   * non-streamed generation sends nothing until it is done. The supervisor has already marked
+   * it unhealthy (no new requests) and restarts it if that lasts.
+   */
+  private endRequestsIfHung(engineId: string, failures: number): void {
+    const { unhealthyAfterFailures, hungAfterSilentMs } = this.options.config.engineHealth;
+    if (failures < unhealthyAfterFailures) return;
+    const silentMs = this.proxy.silentForMs(engineId);
+    if (silentMs === null || silentMs < hungAfterSilentMs) return;
+    const ended = this.proxy.endHung(engineId);
+    this.metrics.hangs.inc({ engine: engineId });
+    const note = `hung (${failures} failed health checks, no byte for ${Math.round(silentMs)} ms): ended ${ended} in-flight request(s)`;
+    this.supervisors.get(engineId)?.log.note(note);
+    this.logger.warn({ engine: engineId, failures, silentMs: Math.round(silentMs), ended }, 'engine hung');
   }
 
   /** Engines in `crashloop` get a fresh start (SIGHUP); returns how many. */

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ENGINE_KINDS, EngineReportSchema, type EngineKind } from '../src/protocol/node-api.ts';
 import type { EngineConfig } from './engines/engine-adapter.ts';
+import { DEFAULT_SUPERVISOR_TIMINGS } from './supervisor.ts';
 
 /** Why the configuration could not be used; `problems` holds one line per problem. */
 export class ConfigError extends Error {
@@ -22,12 +23,30 @@ export class ConfigError extends Error {
   }
 }
 
+/** How each engine's health is checked, and when a sick engine counts as hung (docs/gpu-node.md). */
+export interface EngineHealthConfig {
+  intervalMs: number;
+  /** A check not answered within this counts as failed. */
+  timeoutMs: number;
+  /** Failed checks in a row after which the engine takes no new requests (state `unhealthy`). */
+  unhealthyAfterFailures: number;
+  /**
+   * An unhealthy engine none of whose in-flight requests got a byte from it for this long is hung:
+   * those requests are ended with an error the gateway retries elsewhere. Both conditions, because
+   * a non-streamed generation is silent until it ends and a busy engine's check may time out.
+   */
+  hungAfterSilentMs: number;
+}
+
+export const DEFAULT_HUNG_AFTER_SILENT_MS = 30_000;
+
 export interface AgentConfig {
   gateway: { url: string; nodeToken: string };
   node: { name: string; listen: { host: string; port: number }; publicUrl: string };
   /** Caps the interval the gateway hands out at registration: only a shorter one takes effect. */
   heartbeatIntervalMs?: number;
   drainTimeoutMs: number;
+  engineHealth: EngineHealthConfig;
   /** Absolute; a relative path in the file is taken from the file's own directory. */
   logDir: string;
   /** Absolute, like logDir: where the agent keeps its current registration for `gpu-node status`. */
@@ -90,6 +109,18 @@ const AgentConfigFileSchema = z.strictObject({
   }),
   heartbeatIntervalMs: z.number().int().positive().optional(),
   drainTimeoutMs: z.number().int().nonnegative().default(60_000),
+  engineHealth: z
+    .strictObject({
+      intervalMs: z.number().int().positive().default(DEFAULT_SUPERVISOR_TIMINGS.healthIntervalMs),
+      timeoutMs: z.number().int().positive().default(DEFAULT_SUPERVISOR_TIMINGS.probeTimeoutMs),
+      unhealthyAfterFailures: z
+        .number()
+        .int()
+        .positive()
+        .default(DEFAULT_SUPERVISOR_TIMINGS.unhealthyAfterFailures),
+      hungAfterSilentMs: z.number().int().positive().default(DEFAULT_HUNG_AFTER_SILENT_MS),
+    })
+    .prefault({}),
   logDir: z.string().min(1).default('./gpu-node-logs'),
   stateFile: z.string().min(1).default('./gpu-node.state.json'),
   engines: z.array(EngineSchema).min(1, 'list at least one engine'),
@@ -219,6 +250,7 @@ export function parseAgentConfig(raw: unknown, options: ParseConfigOptions = {})
     node: file.node,
     ...(file.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: file.heartbeatIntervalMs }),
     drainTimeoutMs: file.drainTimeoutMs,
+    engineHealth: file.engineHealth,
     logDir: resolve(options.baseDir ?? process.cwd(), file.logDir),
     stateFile: resolve(options.baseDir ?? process.cwd(), file.stateFile),
     engines,
@@ -273,6 +305,13 @@ node:
 
 # heartbeatIntervalMs: 2000   # only a value shorter than the gateway's takes effect
 drainTimeoutMs: 60000         # on SIGTERM, how long in-flight requests may finish
+# engineHealth:                 # how each engine's health is checked (defaults shown)
+#   intervalMs: 2000            # between checks of a ready engine
+#   timeoutMs: 5000             # a check unanswered this long failed
+#   unhealthyAfterFailures: 3   # failed checks in a row: the engine takes no new requests
+#   hungAfterSilentMs: 30000    # unhealthy, and no byte from it on any in-flight request for
+#                               # this long: hung; those requests end with an error the gateway
+#                               # retries elsewhere (a long generation that progresses is never cut)
 logDir: ./gpu-node-logs       # engine logs; relative to this file
 # stateFile: ./gpu-node.state.json   # the current registration, for \`gpu-node status\` (owner-only)
 

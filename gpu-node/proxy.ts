@@ -5,31 +5,19 @@
  * Engines listen on loopback only, so nothing reaches them except through here.
  */
 import http from 'node:http';
-import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { pipeline, type Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { bearerToken, secretsMatch } from '../src/credentials.ts';
-import { ERROR_SOURCE_HEADER, errorTypeForStatus } from '../src/openai/errors.ts';
 import { ENGINE_HEADER, type EngineState } from '../src/protocol/node-api.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
+import { type Exchange, InFlight } from './in-flight.ts';
+import { NodeCredentialCheck } from './node-credential.ts';
 import { sendOpenAIError } from './openai-error.ts';
+import { joinUpgrade, type Refusal, refuseUpgrade } from './proxy-upgrade.ts';
+import { requestHeaders, responseHeaders, Upstreams } from './upstream.ts';
 
 /** Seconds a caller should wait before trying this node again when it refuses for now. */
 const RETRY_AFTER_SECONDS = '5';
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'authorization',
-]);
 
 export interface ProxyTarget {
   baseUrl: string;
@@ -45,30 +33,25 @@ export interface ProxyOptions {
   logger: Logger;
 }
 
+type Admission = { ok: true; engineId: string; target: ProxyTarget } | Refusal;
+
 export class AgentProxy {
   readonly server: http.Server;
   private readonly options: ProxyOptions;
-  /**
-   * Pooled connections to engines, dropped after 1 s idle: well before the engines' own idle
-   * timeouts (uvicorn's and llama.cpp's are 5 s), because a POST written onto a socket the engine
-   * is closing at that moment fails and cannot be replayed (its body was streamed through).
-   */
-  private readonly upstreamAgents = {
-    http: new http.Agent({ keepAlive: true, timeout: 1_000 }),
-    https: new https.Agent({ keepAlive: true, timeout: 1_000 }),
-  };
-  private readonly inFlight = new Map<string, number>();
-  private idleWaiters: Array<() => void> = [];
+  private readonly upstreams = new Upstreams();
+  private readonly credentialCheck = new NodeCredentialCheck();
+  private readonly inFlight: InFlight;
   private draining = false;
   /** Upgraded connections (WebSockets): the server no longer tracks them, so `close` cuts them here. */
   private readonly tunnels = new Set<Duplex>();
 
   constructor(options: ProxyOptions) {
     this.options = options;
-    this.server = http.createServer((req, res) => void this.route(req, res));
-    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-      void this.routeUpgrade(req, socket, head);
-    });
+    this.inFlight = new InFlight(options.metrics.inFlight);
+    this.server = http.createServer((req, res) => this.route(req, res));
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.routeUpgrade(req, socket, head),
+    );
   }
 
   async listen(host: string, port: number): Promise<AddressInfo> {
@@ -88,20 +71,26 @@ export class AgentProxy {
   }
 
   inFlightTotal(): number {
-    let total = 0;
-    for (const count of this.inFlight.values()) total += count;
-    return total;
+    return this.inFlight.total;
   }
 
   /** Resolves true once nothing is in flight, or false when `timeoutMs` passes first. */
-  async waitUntilIdle(timeoutMs: number): Promise<boolean> {
-    if (this.inFlightTotal() === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true)));
-    const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
-    const result = await Promise.race([idle, timeout]);
-    clearTimeout(timer);
-    return result;
+  waitUntilIdle(timeoutMs: number): Promise<boolean> {
+    return this.inFlight.waitUntilIdle(timeoutMs);
+  }
+
+  /** How long the engine has sent no byte on any call in flight to it; null when none is. */
+  silentForMs(engineId: string): number | null {
+    return this.inFlight.silentForMs(engineId);
+  }
+
+  /**
+   * Ends every call in flight to a hung engine: one it has not answered gets the agent's 503,
+   * which the gateway retries on another engine (the client has seen nothing); one whose answer
+   * has started is cut, so the gateway ends the client's stream with an error. Returns how many.
+   */
+  endHung(engineId: string): number {
+    return this.inFlight.endHung(engineId);
   }
 
   /** Stops listening and cuts whatever is still connected. */
@@ -109,13 +98,12 @@ export class AgentProxy {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
     for (const socket of this.tunnels) socket.destroy();
-    this.upstreamAgents.http.destroy();
-    this.upstreamAgents.https.destroy();
+    this.upstreams.destroy();
     await closed;
   }
 
-  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const admitted = await this.admit(req);
+  private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const admitted = this.admit(req);
     if (!admitted.ok) {
       const { status, code, message, headers } = admitted;
       return sendOpenAIError(res, status, code, message, headers);
@@ -124,15 +112,14 @@ export class AgentProxy {
   }
 
   /** The checks every call passes, requests and WebSocket upgrades alike: who asks, for which engine. */
-  private async admit(req: http.IncomingMessage): Promise<Admission> {
+  private admit(req: http.IncomingMessage): Admission {
     const expected = this.options.credential();
     if (expected === null) {
       return refusal(503, 'node_not_registered', 'This node is not registered with the gateway yet.', {
         'retry-after': RETRY_AFTER_SECONDS,
       });
     }
-    const presented = bearerToken(req.headers.authorization);
-    if (presented === null || !(await secretsMatch(presented, expected))) {
+    if (!this.credentialCheck.accepts(req.headers.authorization, expected)) {
       return refusal(401, 'invalid_node_credential', 'Missing or wrong node credential.');
     }
     if (this.draining) {
@@ -155,64 +142,32 @@ export class AgentProxy {
   }
 
   /**
-   * A WebSocket upgrade (vLLM's `/v1/realtime`): the same checks, then the handshake goes to the
-   * engine with its own key, and once it answers 101 the two sockets are joined byte for byte
-   * until either side closes. It counts as in flight for its whole life, so a drain waits for it.
+   * A WebSocket upgrade (vLLM's `/v1/realtime`): the same checks, then proxy-upgrade.ts. It counts
+   * as in flight for its whole life, so a drain waits for it and a hung engine's end cuts it.
    */
-  private async routeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  private routeUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
-    const admitted = await this.admit(req);
+    const admitted = this.admit(req);
     if (!admitted.ok) return refuseUpgrade(socket, admitted);
     const { engineId, target } = admitted;
-    this.trackStart(engineId);
+    const exchange: Exchange = { lastProgressAt: performance.now(), endHung: () => socket.destroy() };
+    this.inFlight.add(engineId, exchange);
     this.tunnels.add(socket);
     socket.once('close', () => {
       this.tunnels.delete(socket);
-      this.trackEnd(engineId);
+      this.inFlight.delete(engineId, exchange);
     });
-    const base = new URL(target.baseUrl);
-    const upstream = (base.protocol === 'https:' ? https : http).request({
-      protocol: base.protocol,
-      hostname: base.hostname,
-      port: base.port,
-      method: req.method,
-      path: base.pathname.replace(/\/$/, '') + (req.url ?? '/'),
-      headers: {
-        ...forwardableHeaders(req.headers),
-        connection: 'Upgrade',
-        upgrade: req.headers.upgrade ?? 'websocket',
-        authorization: `Bearer ${target.apiKey}`,
-      },
+    joinUpgrade({
+      engineId,
+      apiKey: target.apiKey,
+      upstream: this.upstreams.for(target.baseUrl),
+      req,
+      socket,
+      head,
+      exchange,
+      metrics: this.options.metrics,
+      logger: this.options.logger,
     });
-    socket.once('close', () => upstream.destroy());
-    upstream.on('upgrade', (answer, engineSocket, engineHead) => {
-      this.options.metrics.proxiedRequests.inc({ engine: engineId, status: '101' });
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\n${rawHeaderLines(answer.rawHeaders)}\r\n`);
-      if (engineHead.length > 0) socket.write(engineHead);
-      if (head.length > 0) engineSocket.write(head);
-      engineSocket.on('error', () => engineSocket.destroy());
-      engineSocket.once('close', () => socket.destroy());
-      socket.once('close', () => engineSocket.destroy());
-      engineSocket.pipe(socket);
-      socket.pipe(engineSocket);
-    });
-    // The engine refused the upgrade with a plain answer: the caller gets it as it is.
-    upstream.on('response', (answer) => {
-      this.options.metrics.proxiedRequests.inc({
-        engine: engineId,
-        status: String(answer.statusCode ?? 502),
-      });
-      socket.write(
-        `HTTP/1.1 ${answer.statusCode ?? 502} ${answer.statusMessage ?? ''}\r\n${rawHeaderLines(answer.rawHeaders)}connection: close\r\n\r\n`,
-      );
-      answer.pipe(socket);
-    });
-    upstream.on('error', (error) => {
-      if (socket.destroyed) return;
-      this.options.logger.warn({ engine: engineId, err: error }, 'engine unreachable for an upgrade');
-      refuseUpgrade(socket, refusal(502, 'engine_unreachable', `Engine "${engineId}" did not answer.`));
-    });
-    upstream.end();
   }
 
   private forward(
@@ -222,36 +177,64 @@ export class AgentProxy {
     res: http.ServerResponse,
   ): void {
     const { metrics, logger } = this.options;
-    this.trackStart(engineId);
-    res.once('close', () => this.trackEnd(engineId));
-
-    const base = new URL(target.baseUrl);
-    const client = base.protocol === 'https:' ? https : http;
-    const upstream = client.request({
-      protocol: base.protocol,
-      hostname: base.hostname,
+    const base = this.upstreams.for(target.baseUrl);
+    const upstream = base.module.request({
+      host: base.hostname,
       port: base.port,
       method: req.method,
-      path: base.pathname.replace(/\/$/, '') + (req.url ?? '/'),
-      headers: { ...forwardableHeaders(req.headers), authorization: `Bearer ${target.apiKey}` },
-      agent: base.protocol === 'https:' ? this.upstreamAgents.https : this.upstreamAgents.http,
+      path: base.pathPrefix + (req.url ?? '/'),
+      headers: requestHeaders(req.rawHeaders, base.host, target.apiKey),
+      agent: base.agent,
     });
-    let callerGone = false;
-    // The caller went away before the answer finished: cut the engine's request so the GPU stops.
+    // Set once the call is over for the proxy (caller gone, or ended as hung): engine errors are moot.
+    let settled = false;
+    const exchange: Exchange = {
+      lastProgressAt: performance.now(),
+      endHung: () => {
+        if (settled) return;
+        settled = true;
+        upstream.destroy();
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        metrics.proxiedRequests.inc({ engine: engineId, status: '503' });
+        sendOpenAIError(res, 503, 'engine_hung', `Engine "${engineId}" stopped making progress.`, {
+          'retry-after': RETRY_AFTER_SECONDS,
+        });
+      },
+    };
+    this.inFlight.add(engineId, exchange);
     res.once('close', () => {
-      if (res.writableFinished) return;
-      callerGone = true;
+      this.inFlight.delete(engineId, exchange);
+      if (res.writableFinished || settled) return;
+      // The caller went away before the answer finished: cut the engine's request so the GPU stops.
+      settled = true;
       upstream.destroy();
     });
     upstream.on('response', (answer) => {
+      exchange.lastProgressAt = performance.now();
       metrics.proxiedRequests.inc({ engine: engineId, status: String(answer.statusCode ?? 502) });
-      res.writeHead(answer.statusCode ?? 502, withoutHopByHop(answer.headers));
-      res.flushHeaders();
-      // pipeline destroys `res` if the engine dies mid-answer, so the cut is visible, not a clean end.
-      pipeline(answer, res, () => undefined);
+      res.writeHead(answer.statusCode ?? 502, responseHeaders(answer.rawHeaders));
+      let bodyStarted = false;
+      answer.on('data', () => {
+        bodyStarted = true;
+        exchange.lastProgressAt = performance.now();
+      });
+      // Headers leave with the first body bytes when those came in the same read (a whole
+      // non-stream answer: one write, not two); otherwise at the end of this turn of the loop, so
+      // a stream the engine has not begun still shows its headers at once.
+      setImmediate(() => {
+        if (!bodyStarted && !res.writableEnded && !res.destroyed) res.flushHeaders();
+      });
+      // An engine that dies mid-answer must show as a cut, not as a clean end.
+      answer.once('close', () => {
+        if (!answer.complete) res.destroy();
+      });
+      answer.pipe(res);
     });
     upstream.on('error', (error) => {
-      if (callerGone) return;
+      if (settled) return;
       if (res.headersSent) {
         res.destroy();
         return;
@@ -262,30 +245,7 @@ export class AgentProxy {
     });
     req.pipe(upstream);
   }
-
-  private trackStart(engineId: string): void {
-    this.inFlight.set(engineId, (this.inFlight.get(engineId) ?? 0) + 1);
-    this.options.metrics.inFlight.inc({ engine: engineId });
-  }
-
-  private trackEnd(engineId: string): void {
-    this.inFlight.set(engineId, (this.inFlight.get(engineId) ?? 1) - 1);
-    this.options.metrics.inFlight.dec({ engine: engineId });
-    if (this.inFlightTotal() > 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    for (const wake of waiters) wake();
-  }
 }
-
-type Refusal = {
-  ok: false;
-  status: number;
-  code: string;
-  message: string;
-  headers: Record<string, string>;
-};
-type Admission = { ok: true; engineId: string; target: ProxyTarget } | Refusal;
 
 function refusal(
   status: number,
@@ -294,57 +254,4 @@ function refusal(
   headers: Record<string, string> = {},
 ): Refusal {
   return { ok: false, status, code, message, headers };
-}
-
-/** A refusal written on the raw socket of an upgrade request (there is no ServerResponse). */
-function refuseUpgrade(socket: Duplex, refused: Refusal): void {
-  const body = JSON.stringify({
-    error: {
-      message: refused.message,
-      type: errorTypeForStatus(refused.status),
-      param: null,
-      code: refused.code,
-    },
-  });
-  const headers = {
-    ...refused.headers,
-    [ERROR_SOURCE_HEADER]: 'agent',
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(body)),
-    connection: 'close',
-  };
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
-    `HTTP/1.1 ${refused.status} ${http.STATUS_CODES[refused.status] ?? ''}\r\n${lines.join('')}\r\n${body}`,
-  );
-}
-
-/** An answer's headers as raw lines, without the ones that describe the engine's own connection. */
-function rawHeaderLines(raw: string[]): string {
-  let lines = '';
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (/^(keep-alive|transfer-encoding|proxy-connection)$/i.test(name)) continue;
-    lines += `${name}: ${raw[i + 1]}\r\n`;
-  }
-  return lines;
-}
-
-function forwardableHeaders(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const kept: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (HOP_BY_HOP.has(name) || name.startsWith('x-switchyard-') || value === undefined) continue;
-    kept[name] = value;
-  }
-  return kept;
-}
-
-function withoutHopByHop(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-  const kept: http.OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (name === 'connection' || name === 'keep-alive' || name === 'transfer-encoding' || value === undefined)
-      continue;
-    kept[name] = value;
-  }
-  return kept;
 }

@@ -50,6 +50,8 @@ export const DEFAULT_SUPERVISOR_TIMINGS: SupervisorTimings = {
 export interface SupervisorHooks {
   stateChanged?(state: EngineState, previous: EngineState): void;
   restarted?(): void;
+  /** A ready (or already unhealthy) engine failed its health check `failures` times in a row. */
+  healthFailed?(failures: number): void;
 }
 
 export interface SupervisorOptions {
@@ -270,6 +272,7 @@ export class EngineSupervisor {
         this.setState('unhealthy');
         unhealthySince = Date.now();
       }
+      this.hooks.healthFailed?.(failures);
       if (this.currentState === 'unhealthy' && life.pid !== null) {
         if (Date.now() - unhealthySince >= this.timings.unhealthyRestartMs) {
           this.log.note(`unhealthy for ${this.timings.unhealthyRestartMs} ms: killing it`);

@@ -34,6 +34,7 @@ export const simOptionsSchema = z.object({
   embeddingDim: count.min(1).max(65536).default(384),
   crashAfter: count.min(1).optional(),
   stallAfter: count.optional(),
+  healthFailAfter: count.optional(),
   failRate: z.coerce.number().min(0).max(1).default(0),
   seed: z.coerce.number().int().default(0),
   timeScale: z.coerce.number().nonnegative().default(1),
@@ -89,6 +90,11 @@ const FLAG_HELP: Record<keyof SimOptions, FlagHelp> = {
   stallAfter: {
     value: '<n>',
     description: 'after n requests, accept connections but never answer',
+    defaultLabel: 'never',
+  },
+  healthFailAfter: {
+    value: '<n>',
+    description: 'after n requests, /health answers 503 while generation goes on',
     defaultLabel: 'never',
   },
   failRate: { value: '<0..1>', description: 'share of requests answered 500 (seeded, deterministic)' },

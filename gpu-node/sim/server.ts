@@ -77,7 +77,7 @@ async function routeRequest(
   const path = (request.url ?? '/').split('?')[0] ?? '/';
   const method = request.method ?? 'GET';
   if (method === 'GET' && path === '/health') {
-    response.writeHead(200, { 'content-length': 0 }).end();
+    response.writeHead(context.faults.healthy() ? 200 : 503, { 'content-length': 0 }).end();
     return;
   }
   authorize(request, context.options.apiKey);

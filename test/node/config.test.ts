@@ -72,6 +72,12 @@ describe('loadAgentConfig', () => {
         publicUrl: 'https://box-1.example.com:8100',
       },
       drainTimeoutMs: 60_000,
+      engineHealth: {
+        intervalMs: 2_000,
+        timeoutMs: 5_000,
+        unhealthyAfterFailures: 3,
+        hungAfterSilentMs: 30_000,
+      },
       logDir: join(dir, 'gpu-node-logs'),
       stateFile: join(dir, 'gpu-node.state.json'),
       engines: [
@@ -120,6 +126,7 @@ describe('loadAgentConfig', () => {
         node: { ...minimal.node, listen: { host: '127.0.0.1', port: 9100 } },
         heartbeatIntervalMs: 2000,
         drainTimeoutMs: 0,
+        engineHealth: { timeoutMs: 20_000, hungAfterSilentMs: 120_000 },
         logDir: '/var/log/gpu-node',
       }),
     );
@@ -127,6 +134,12 @@ describe('loadAgentConfig', () => {
     expect(config.node.listen).toEqual({ host: '127.0.0.1', port: 9100 });
     expect(config.heartbeatIntervalMs).toBe(2000);
     expect(config.drainTimeoutMs).toBe(0);
+    expect(config.engineHealth).toEqual({
+      intervalMs: 2_000,
+      timeoutMs: 20_000,
+      unhealthyAfterFailures: 3,
+      hungAfterSilentMs: 120_000,
+    });
     expect(config.logDir).toBe('/var/log/gpu-node');
   });
 
