@@ -111,7 +111,10 @@ function upload(
 
 const path = fc.constantFrom(...PATHS);
 const chunkSizes = fc.array(fc.integer({ min: 1, max: 70_000 }), { minLength: 1, maxLength: 5 });
-/** File bytes that hold boundary-like text, but never CRLF + "--" + the boundary itself. */
+/**
+ * File bytes that hold boundary-like text, but never CRLF + "--" + the boundary itself, even with
+ * the CRLF that ends the part's headers before them.
+ */
 const fileBytes = fc
   .tuple(
     fc.uint8Array({ maxLength: 2000 }),
@@ -128,7 +131,7 @@ const fileBytes = fc
   .map(([noise, trap, padding]) =>
     concat([noise, enc.encode(trap), new Uint8Array(padding).fill(0x61), noise]),
   )
-  .filter((bytes) => !latin1(bytes).includes(`\r\n--${BOUNDARY}`));
+  .filter((bytes) => !`\r\n${latin1(bytes)}`.includes(`\r\n--${BOUNDARY}`));
 const unknownModel = fc
   .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
   .filter((name) => name.trim().length > 0 && !name.includes('\r\n--'))
@@ -307,31 +310,10 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
     );
   });
 
-  it('left no reservation or lease open', async () => {
-    await vi.waitFor(async () => {
-      expect(await keyInflight(keyId)).toBe(0);
-      expect((await poolSnapshot(served)).every((e) => e.inflight === 0)).toBe(true);
-    });
-  });
-
-  // bug: the scanner takes the first `name="model"` header anywhere in the bytes (even inside a
-  // file, not after a delimiter), while an engine's parser takes the real part (Starlette: the last
-  // one): the key's model allow-list and the routing see one model, the engine serves another.
-  it.skip('refuses a form whose model the engine would read differently from the gateway', async () => {
+  it('reads the model an engine would read: none hidden in a file, and never two', async () => {
     const allowed = await createKeyRecord({ models: [served] });
-    const spoofedInFile = concat([
-      enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`),
-      enc.encode(`RIFF Content-Disposition: form-data; name="model"\r\n\r\n${served}`),
-      enc.encode(`\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\nsecret-adapter`),
-      enc.encode(`\r\n--${BOUNDARY}--\r\n`),
-    ]);
-    const twice = form([
-      { name: 'model', value: enc.encode(served) },
-      { name: 'file', value: new Uint8Array(100), filename: 'a.wav' },
-      { name: 'model', value: enc.encode('secret-adapter') },
-    ]);
-    for (const body of [spoofedInFile, twice]) {
-      const res = await callAndRead(PATHS[0], {
+    const post = (body: Uint8Array | ReadableStream<Uint8Array>) =>
+      callAndRead(PATHS[0], {
         method: 'POST',
         headers: {
           authorization: `Bearer ${allowed.key}`,
@@ -339,8 +321,65 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
         },
         body,
       });
+    // A model part's headers inside a file are the file's bytes: the real part names another
+    // model, which this key may not use.
+    const spoofedInFile = concat([
+      enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`),
+      enc.encode(`RIFF Content-Disposition: form-data; name="model"\r\n\r\n${served}`),
+      enc.encode(`\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\nsecret-adapter`),
+      enc.encode(`\r\n--${BOUNDARY}--\r\n`),
+    ]);
+    const spoofed = await post(spoofedInFile);
+    assertGatewayRefusal(spoofed, 'a model part hidden in a file');
+    expect(spoofed.status).toBe(403);
+    expect(JSON.parse(spoofed.text).error.message).toContain('secret-adapter');
+
+    await node.ready();
+    const twice = (file: Uint8Array) =>
+      form([
+        { name: 'model', value: enc.encode(served) },
+        { name: 'file', value: file, filename: 'a.wav' },
+        { name: 'model', value: enc.encode('secret-adapter') },
+      ]);
+    // The second part within the bytes read to find the first, and far behind it, while the
+    // upload already streams to the engine.
+    for (const body of [twice(new Uint8Array(100)), twice(new Uint8Array(600_000))]) {
+      const res = await post(chunked(body, [16_384]));
+      assertGatewayRefusal(res, `two model parts, ${body.byteLength} bytes`);
       expect(res.status).toBe(400);
+      expect(JSON.parse(res.text).error).toMatchObject({ param: 'model', code: 'invalid_value' });
     }
+  });
+
+  it('refuses a second model part wherever it stands, however the upload is chunked', async () => {
+    await node.ready();
+    await fc.assert(
+      fc.asyncProperty(path, fileBytes, fc.nat(), chunkSizes, async (route, file, at, sizes) => {
+        const parts: Part[] = [
+          { name: 'file', value: file, filename: 'a.wav' },
+          { name: 'response_format', value: enc.encode('json') },
+        ];
+        // The first names the served model, so no earlier refusal (404, 403) can stand in for the 400.
+        const first = at % 3;
+        parts.splice(first, 0, { name: 'model', value: enc.encode(served) });
+        parts.splice(first + 1 + ((at >> 2) % (3 - first)), 0, {
+          name: 'model',
+          value: enc.encode('secret-adapter'),
+        });
+        const res = await upload(route, chunked(form(parts), sizes));
+        assertGatewayRefusal(res, `${route} with two model parts`);
+        expect(res.status).toBe(400);
+        expect(JSON.parse(res.text).error.param).toBe('model');
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('left no reservation or lease open', async () => {
+    await vi.waitFor(async () => {
+      expect(await keyInflight(keyId)).toBe(0);
+      expect((await poolSnapshot(served)).every((e) => e.inflight === 0)).toBe(true);
+    });
   });
 });
 
