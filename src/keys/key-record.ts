@@ -4,7 +4,7 @@
  * during a rotation's grace period), which models and limits apply (the key's own, else its
  * tenant's defaults). Pure, so the ApiKey Durable Object only stores and calls.
  */
-import { z } from 'zod';
+import * as z from '../zod-mini.ts';
 import { digestsEqual } from '../credentials.ts';
 import { effectiveLimits, LimitsSchema, type Limits } from '../limits/limits.ts';
 import { modelAllowed, ModelPatternSchema } from './model-patterns.ts';
@@ -17,8 +17,8 @@ export type KeyStatus = 'active' | 'revoked' | 'expired';
 export const MAX_ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
 
 export const TenantDefaultsSchema = z.strictObject({
-  limits: LimitsSchema.optional(),
-  models: z.array(ModelPatternSchema).max(1000).optional(),
+  limits: z.optional(LimitsSchema),
+  models: z.optional(z.array(ModelPatternSchema).check(z.maxLength(1000))),
 });
 export type TenantDefaults = z.infer<typeof TenantDefaultsSchema>;
 

@@ -3,9 +3,9 @@
  * requests in flight, and token quotas per UTC day and month. Every field is optional: a limit
  * that is not set does not apply.
  */
-import { z } from 'zod';
+import * as z from '../zod-mini.ts';
 
-const limit = z.number().int().positive().max(1e12).optional();
+const limit = z.optional(z.int().check(z.positive(), z.lte(1e12)));
 
 export const LimitsSchema = z.strictObject({
   rpm: limit,

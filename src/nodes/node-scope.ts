@@ -4,16 +4,16 @@
  * name (shown to clients as the model's `owned_by`). A node is trusted exactly this far: a
  * registration or heartbeat that claims more is refused, with the reason.
  */
-import { z } from 'zod';
+import * as z from '../zod-mini.ts';
 import { modelAllowed, ModelPatternSchema } from '../keys/model-patterns.ts';
 
 export const NodeScopeSchema = z.strictObject({
   /** Who runs these nodes (a person, a team, a provider). */
-  owner: z.string().trim().min(1).max(128).default('operator'),
+  owner: z._default(z.string().check(z.trim(), z.minLength(1), z.maxLength(128)), 'operator'),
   /** The model names (or `prefix*` patterns) these nodes may serve. Required: no token serves anything by default. */
-  models: z.array(ModelPatternSchema).min(1).max(1000),
+  models: z.array(ModelPatternSchema).check(z.minLength(1), z.maxLength(1000)),
   /** The most concurrent requests one engine may claim (its `maxConcurrency`). */
-  maxConcurrency: z.number().int().positive().max(100_000).optional(),
+  maxConcurrency: z.optional(z.int().check(z.positive(), z.lte(100_000))),
 });
 export type NodeScope = z.infer<typeof NodeScopeSchema>;
 

@@ -6,7 +6,8 @@
  * reports no list is of unknown capability (an older agent, an external server): every route is
  * tried on it, and the engine's own answer says whether it serves it.
  */
-import { z } from 'zod';
+// Classic zod like node-api.ts, which builds on this schema; a namespace import, for the bundler.
+import * as z from 'zod';
 
 export const ENGINE_ROUTE_METHODS = ['GET', 'POST', 'DELETE'] as const;
 export type EngineRouteMethod = (typeof ENGINE_ROUTE_METHODS)[number];

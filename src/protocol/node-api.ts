@@ -18,7 +18,10 @@
  *   The method is the client's (POST; GET and DELETE on stored responses), and a WebSocket
  *   upgrade (`GET /v1/realtime`) is passed through to the engine the same way.
  */
-import { z } from 'zod';
+// zod's classic API, unlike the Worker's other schemas (src/zod-mini.ts): the agent calls classic
+// methods on these (`EngineReportSchema.shape.id.optional()`) and types its calls with them. A
+// namespace import, so the bundler keeps only what is used and none of zod's locales.
+import * as z from 'zod';
 import { EngineRoutesSchema } from './engine-routes.ts';
 
 export const ENGINE_KINDS = ['vllm', 'sglang', 'lmdeploy', 'llamacpp', 'external', 'sim'] as const;

@@ -7,7 +7,6 @@
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { z } from 'zod';
 import {
   CreateKeySchema,
   CreateNodeTokenSchema,
@@ -17,6 +16,7 @@ import {
   RotateKeySchema,
 } from '../../workers/gateway/routes/admin/schemas.ts';
 import { SetPoolPolicySchema } from '../../workers/gateway/routes/admin/pools.ts';
+import type * as z from '../../src/zod-mini.ts';
 import { signedIn } from './dashboard-helpers.ts';
 import {
   ADMIN,
@@ -38,7 +38,7 @@ interface WriteRoute {
   name: string;
   method: string;
   path: () => string;
-  schema: z.ZodType;
+  schema: z.ZodMiniType;
   /** A body the route would accept (and act on). */
   valid: () => Record<string, unknown>;
   /** Only the operator may use it. */

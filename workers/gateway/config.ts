@@ -2,7 +2,7 @@
  * The Worker's types and its configuration, validated once per isolate: a typo in a
  * tunable fails loudly at the first request instead of silently using NaN.
  */
-import { z } from 'zod';
+import * as z from '../../src/zod-mini.ts';
 
 import { ROUTING_POLICIES, type RoutingPolicy } from '../../src/routing/policies.ts';
 import type { NodeScope } from '../../src/nodes/node-scope.ts';
@@ -26,7 +26,7 @@ export type AppEnv = {
   };
 };
 
-const millis = z.coerce.number().int().positive();
+const millis = z.coerce.number().check(z.int(), z.positive());
 
 const GatewayConfigSchema = z.object({
   HEARTBEAT_INTERVAL_MS: millis,
@@ -37,21 +37,21 @@ const GatewayConfigSchema = z.object({
   UPSTREAM_IDLE_TIMEOUT_MS: millis,
   MAX_JSON_BODY_BYTES: millis,
   MAX_UPLOAD_BYTES: millis,
-  ENGINE_OVERCOMMIT: z.coerce.number().positive(),
-  DEFAULT_COMPLETION_TOKENS: z.coerce.number().int().positive(),
+  ENGINE_OVERCOMMIT: z.coerce.number().check(z.positive()),
+  DEFAULT_COMPLETION_TOKENS: z.coerce.number().check(z.int(), z.positive()),
   USAGE_FLUSH_MS: millis,
-  USAGE_RETENTION_DAYS: z.coerce.number().int().positive(),
+  USAGE_RETENTION_DAYS: z.coerce.number().check(z.int(), z.positive()),
   ROUTING_POLICY: z.enum(ROUTING_POLICIES),
-  ALLOW_PRIVATE_NODE_URLS: z.enum(['true', 'false']).default('false'),
+  ALLOW_PRIVATE_NODE_URLS: z._default(z.enum(['true', 'false']), 'false'),
   CORS_ORIGINS: z
-    .string()
-    .trim()
-    .default('*')
-    .refine(
-      (value) => value === '*' || value.split(',').every((origin) => ORIGIN.test(origin.trim())),
-      'expected `*` or a comma-separated list of origins such as https://app.example.com',
+    ._default(z.string().check(z.trim()), '*')
+    .check(
+      z.refine(
+        (value) => value === '*' || value.split(',').every((origin) => ORIGIN.test(origin.trim())),
+        'expected `*` or a comma-separated list of origins such as https://app.example.com',
+      ),
     ),
-  STORED_RESPONSE_TTL_HOURS: z.coerce.number().positive().default(168),
+  STORED_RESPONSE_TTL_HOURS: z._default(z.coerce.number().check(z.positive()), 168),
 });
 
 /** `scheme://host[:port]`, as browsers send `Origin`. */

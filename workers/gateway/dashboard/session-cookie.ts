@@ -7,7 +7,7 @@
  *   CSRF token       HMAC of the session id, in every form;
  *   sign-in link     `<exp>.<nonce>.<HMAC>`, made for the operator by `npm start`, redeemed once.
  */
-import { z } from 'zod';
+import * as z from '../../../src/zod-mini.ts';
 
 export const SESSION_TTL_MS = 12 * 60 * 60 * 1000;
 export const SIGN_IN_LINK_TTL_MS = 24 * 60 * 60 * 1000;
@@ -25,8 +25,8 @@ const SessionCallerSchema = z.discriminatedUnion('kind', [
 export type SessionCaller = z.infer<typeof SessionCallerSchema>;
 
 const SessionClaimsSchema = z.strictObject({
-  sid: z.string().min(16),
-  exp: z.number().int(),
+  sid: z.string().check(z.minLength(16)),
+  exp: z.int(),
   caller: SessionCallerSchema,
 });
 export type SessionClaims = z.infer<typeof SessionClaimsSchema>;

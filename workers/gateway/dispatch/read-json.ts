@@ -3,7 +3,7 @@
  * The bytes are kept as they came: they are what the engine receives, so fields the
  * gateway does not know reach it unchanged.
  */
-import type { z } from 'zod';
+import * as z from '../../../src/zod-mini.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
 import { readCapped } from '../../../src/bytes.ts';
 import { clientStoppedSending } from './client-body.ts';
@@ -14,7 +14,7 @@ export interface JsonBody<T> {
   fields: T;
 }
 
-export async function readJsonBody<S extends z.ZodType>(
+export async function readJsonBody<S extends z.core.$ZodType>(
   request: Request,
   schema: S,
   maxBytes: number,
@@ -34,7 +34,7 @@ export async function readJsonBody<S extends z.ZodType>(
 }
 
 /** Decodes a JSON object and validates it with `schema`, or throws the 400 that says why not. */
-export function parseJsonBody<S extends z.ZodType>(bytes: Uint8Array, schema: S): z.infer<S> {
+export function parseJsonBody<S extends z.core.$ZodType>(bytes: Uint8Array, schema: S): z.infer<S> {
   if (jsonNestsDeeperThan(bytes, MAX_JSON_DEPTH)) {
     throw new ApiError(400, `The request body nests deeper than ${MAX_JSON_DEPTH} levels.`, {
       code: 'invalid_json',
@@ -57,8 +57,8 @@ export function parseJsonBody<S extends z.ZodType>(bytes: Uint8Array, schema: S)
 }
 
 /** Parses `value` with `schema`, or throws the 400 that names the first offending field. */
-export function validated<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
-  const result = schema.safeParse(value);
+export function validated<S extends z.core.$ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = z.safeParse(schema, value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;

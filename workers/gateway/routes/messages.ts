@@ -6,7 +6,7 @@
  * the route are picked.
  */
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import * as z from '../../../src/zod-mini.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
 import { MAX_MODEL_NAME_LENGTH } from '../../../src/openai/request-schemas.ts';
 import { engineRoute } from '../../../src/protocol/engine-routes.ts';
@@ -17,20 +17,21 @@ import { admitCall, presentedApiKey } from '../dispatch/admit.ts';
 import { forwardAdmitted, leasesFor } from '../dispatch/admitted-call.ts';
 import { readJsonBody } from '../dispatch/read-json.ts';
 
-const model = z.string().min(1).max(MAX_MODEL_NAME_LENGTH);
+const model = z.string().check(z.minLength(1), z.maxLength(MAX_MODEL_NAME_LENGTH));
+const system = z.optional(z.unknown());
 const messages = z.array(z.looseObject({ role: z.string() }));
 
 export const MessagesSchema = z.looseObject({
   model,
   /** Required by Anthropic's API: the most the answer may take. */
-  max_tokens: z.number().int().positive(),
+  max_tokens: z.int().check(z.positive()),
   messages,
-  system: z.unknown().optional(),
-  stream: z.boolean().optional(),
-  metadata: z.looseObject({ user_id: z.string().nullish() }).nullish(),
+  system,
+  stream: z.optional(z.boolean()),
+  metadata: z.nullish(z.looseObject({ user_id: z.nullish(z.string()) })),
 });
 
-export const CountTokensSchema = z.looseObject({ model, messages, system: z.unknown().optional() });
+export const CountTokensSchema = z.looseObject({ model, messages, system });
 
 /** Anthropic's request headers an engine may read; the key never leaves the gateway. */
 const ANTHROPIC_HEADERS = ['anthropic-version', 'anthropic-beta'];

@@ -4,7 +4,7 @@
  * credential issued at registration. API keys open nothing here.
  */
 import { Hono, type Context } from 'hono';
-import type { z } from 'zod';
+import type * as z from '../../../src/zod-mini.ts';
 import { readJsonBody } from '../dispatch/read-json.ts';
 import { gatewayConfig, type AppEnv } from '../config.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
@@ -109,7 +109,7 @@ nodeRoutes.post('/nodes/deregister', nodeCredentialAuth(), async function deregi
   return c.json({ ok: true });
 });
 
-function readNodeReport<S extends z.ZodType>(c: Context<AppEnv>, schema: S) {
+function readNodeReport<S extends z.core.$ZodType>(c: Context<AppEnv>, schema: S) {
   return readJsonBody(c.req.raw, schema, MAX_NODE_REPORT_BYTES);
 }
 

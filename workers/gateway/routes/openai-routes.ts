@@ -2,7 +2,7 @@
  * The flat table of OpenAI-compatible routes the gateway forwards, with how each one's body
  * is read. Paths follow what vLLM, SGLang, LMDeploy and gpt_server serve.
  */
-import type { z } from 'zod';
+import type * as z from '../../../src/zod-mini.ts';
 import {
   ChatBatchSchema,
   ChatCompletionSchema,
@@ -16,7 +16,7 @@ import {
 export type JsonRouteSpec = {
   path: string;
   body: 'json';
-  schema: z.ZodType;
+  schema: z.ZodMiniType;
   sessionField?: 'session_id';
   /** Generates text: a completion is reserved and streams are asked for their usage. */
   generates?: boolean;
@@ -24,13 +24,13 @@ export type JsonRouteSpec = {
 
 export type RouteSpec = JsonRouteSpec | { path: string; body: 'multipart' };
 
-const json = (path: string, schema: z.ZodType = ModelRoutedSchema): JsonRouteSpec => ({
+const json = (path: string, schema: z.ZodMiniType = ModelRoutedSchema): JsonRouteSpec => ({
   path,
   body: 'json',
   schema,
 });
 
-const generating = (path: string, schema: z.ZodType): JsonRouteSpec => ({
+const generating = (path: string, schema: z.ZodMiniType): JsonRouteSpec => ({
   ...json(path, schema),
   generates: true,
 });

@@ -6,7 +6,7 @@
  * `previous_response_id`, go to that engine or are refused with the reason — never elsewhere.
  */
 import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import * as z from '../../../src/zod-mini.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
 import { MAX_MODEL_NAME_LENGTH } from '../../../src/openai/request-schemas.ts';
 import { engineRoute } from '../../../src/protocol/engine-routes.ts';
@@ -26,15 +26,15 @@ import {
 import { authenticatedApiKey } from '../middleware/api-key-auth.ts';
 
 export const ResponseCreateSchema = z.looseObject({
-  model: z.string().min(1).max(MAX_MODEL_NAME_LENGTH),
-  input: z.union([z.string(), z.array(z.unknown())]).optional(),
-  instructions: z.string().nullish(),
-  previous_response_id: z.string().min(1).nullish(),
-  stream: z.boolean().nullish(),
-  store: z.boolean().nullish(),
-  max_output_tokens: z.number().int().positive().nullish(),
-  prompt_cache_key: z.string().nullish(),
-  user: z.string().nullish(),
+  model: z.string().check(z.minLength(1), z.maxLength(MAX_MODEL_NAME_LENGTH)),
+  input: z.optional(z.union([z.string(), z.array(z.unknown())])),
+  instructions: z.nullish(z.string()),
+  previous_response_id: z.nullish(z.string().check(z.minLength(1))),
+  stream: z.nullish(z.boolean()),
+  store: z.nullish(z.boolean()),
+  max_output_tokens: z.nullish(z.int().check(z.positive())),
+  prompt_cache_key: z.nullish(z.string()),
+  user: z.nullish(z.string()),
 });
 export type ResponseCreate = z.infer<typeof ResponseCreateSchema>;
 

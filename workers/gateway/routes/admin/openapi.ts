@@ -3,7 +3,7 @@
  * with, so it cannot drift from what the routes accept. Served without auth: it holds no data.
  */
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from '../../../../src/zod-mini.ts';
 import type { AppEnv } from '../../config.ts';
 import {
   AuditQuerySchema,
@@ -17,8 +17,11 @@ import {
 } from './schemas.ts';
 import { SetPoolPolicySchema } from './pools.ts';
 
-const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
-const body = (s: z.ZodType) => ({ required: true, content: { 'application/json': { schema: schema(s) } } });
+const schema = (s: z.ZodMiniType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+const body = (s: z.ZodMiniType) => ({
+  required: true,
+  content: { 'application/json': { schema: schema(s) } },
+});
 const ok = (description: string) => ({ description, content: { 'application/json': {} } });
 const errors = {
   '400': { description: 'Bad input; `error.param` names the field' },
@@ -31,20 +34,21 @@ const op = (summary: string, extra: Record<string, unknown> = {}) => ({
   responses: { '200': ok(summary), ...errors },
   ...extra,
 });
-const created = (summary: string, s: z.ZodType) => ({
+const created = (summary: string, s: z.ZodMiniType) => ({
   summary,
   requestBody: body(s),
   responses: { '201': ok(summary), ...errors },
 });
 const pathParam = (name: string) => ({ name, in: 'path', required: true, schema: { type: 'string' } });
-const usageParams = Object.entries(schema(UsageQuerySchema).properties ?? {}).map(([name, s]) => ({
-  name,
-  in: 'query',
-  required: false,
-  schema: s,
-}));
+const usageParams = () =>
+  Object.entries(schema(UsageQuerySchema).properties ?? {}).map(([name, s]) => ({
+    name,
+    in: 'query',
+    required: false,
+    schema: s,
+  }));
 
-export const ADMIN_OPENAPI = {
+const adminOpenapi = () => ({
   openapi: '3.1.0',
   info: {
     title: 'Switchyard admin API',
@@ -81,7 +85,9 @@ export const ADMIN_OPENAPI = {
       parameters: [pathParam('keyId')],
       post: op('New secret for the same key id', { requestBody: body(RotateKeySchema) }),
     },
-    '/usage': { get: op('Usage per key and model (CSV with Accept: text/csv)', { parameters: usageParams }) },
+    '/usage': {
+      get: op('Usage per key and model (CSV with Accept: text/csv)', { parameters: usageParams() }),
+    },
     '/audit': {
       get: op('Who changed what, newest first', {
         parameters: [
@@ -111,8 +117,14 @@ export const ADMIN_OPENAPI = {
       get: op('A model pool’s engines and in-flight counts (operator)'),
     },
   },
-};
+});
+
+/**
+ * Built at the first request for it rather than when the isolate starts: turning the schemas
+ * into JSON Schema is several milliseconds that no other route needs on a cold start.
+ */
+let openapiDocument: ReturnType<typeof adminOpenapi> | undefined;
 
 export const openapiRoutes = new Hono<AppEnv>();
 
-openapiRoutes.get('/openapi.json', (c) => c.json(ADMIN_OPENAPI));
+openapiRoutes.get('/openapi.json', (c) => c.json((openapiDocument ??= adminOpenapi())));

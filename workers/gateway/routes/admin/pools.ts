@@ -4,7 +4,7 @@
  * `ROUTING_POLICY`. The setting lives in the pool's own storage and applies from its next pick.
  */
 import { Hono } from 'hono';
-import { z } from 'zod';
+import * as z from '../../../../src/zod-mini.ts';
 import { ROUTING_POLICIES } from '../../../../src/routing/policies.ts';
 import { ApiError } from '../../../../src/openai/errors.ts';
 import type { AppEnv } from '../../config.ts';
@@ -14,7 +14,7 @@ import { modelPool } from '../../../objects/stubs.ts';
 import { MAX_ADMIN_BODY_BYTES } from './schemas.ts';
 import { audit } from './scope.ts';
 
-export const SetPoolPolicySchema = z.strictObject({ policy: z.enum(ROUTING_POLICIES).nullable() });
+export const SetPoolPolicySchema = z.strictObject({ policy: z.nullable(z.enum(ROUTING_POLICIES)) });
 
 export const poolRoutes = new Hono<AppEnv>();
 
