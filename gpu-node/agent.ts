@@ -12,7 +12,7 @@ import type { AgentConfig } from './config.ts';
 import { adapterFor } from './engines/index.ts';
 import { GatewayClient } from './gateway-client.ts';
 import { describeError, type GatewayError } from './gateway-http.ts';
-import { readGpuStats } from './gpu-stats.ts';
+import { GpuStatsCache } from './gpu-stats.ts';
 import { type MetricsServer, startMetricsServer } from './metrics-server.ts';
 import { removeNodeState, writeNodeState } from './node-state.ts';
 import {
@@ -87,6 +87,7 @@ export class Agent {
       );
     }
     this.supervisors = supervisors;
+    const gpuStats = new GpuStatsCache();
     this.gateway = new GatewayClient({
       gatewayUrl: config.gateway.url,
       nodeToken: config.gateway.nodeToken,
@@ -97,9 +98,9 @@ export class Agent {
         url: config.node.publicUrl,
         agentVersion: AGENT_VERSION,
         engines: this.engineReports(),
-        gpus: await readGpuStats(),
+        gpus: await gpuStats.read(),
       }),
-      heartbeat: async () => ({ engines: this.engineReports(), gpus: await readGpuStats() }),
+      heartbeat: async () => ({ engines: this.engineReports(), gpus: await gpuStats.read() }),
       failed: () => this.metrics.heartbeatFailures.inc(),
       registered: (answer) => void this.rememberRegistration(answer),
       refused: (error) => options.refused?.(error),

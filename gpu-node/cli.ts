@@ -2,19 +2,23 @@
  * `gpu-node`: enrol a node (`init`), check it (`check`), run it (`start`), ask the gateway about
  * it (`status`), run it as a service (`install-service`), or run the engine simulator (`sim`).
  * Exit codes: 0 fine; 1 a failure (or `check` found errors); 2 the configuration or flags are
- * wrong; 3 the gateway refused the node token. Each command lives in commands/.
+ * wrong; 3 the gateway refused the node token. Each command lives in commands/, loaded only when
+ * it runs: an agent that holds the simulator or `init`'s machinery in memory for nothing is
+ * tens of MB larger.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { checkConfig } from './commands/check.ts';
-import { initConfig, NODE_TOKEN_ENV } from './commands/init.ts';
-import { DEFAULT_UNIT_PATH, installService } from './commands/install-service.ts';
-import { DEFAULT_CONFIG, DEFAULT_METRICS_LISTEN, parseListen } from './commands/options.ts';
-import { startAgent } from './commands/start.ts';
-import { showStatus } from './commands/status.ts';
+import {
+  DEFAULT_CONFIG,
+  DEFAULT_METRICS_LISTEN,
+  DEFAULT_UNIT_PATH,
+  NODE_TOKEN_ENV,
+  parseListen,
+} from './commands/options.ts';
 import { ConfigError } from './config.ts';
 import { type EngineRequest, parseEngineRequest } from './enrol.ts';
 import { LOG_LEVELS } from './logger.ts';
-import { addSimFlags, parseSimOptions, runSimulator, SimError } from './sim/index.ts';
+import { addSimFlags, parseSimOptions } from './sim/options.ts';
+import { SimError } from './sim/sim-error.ts';
 import { StartError } from './start-error.ts';
 import { AGENT_VERSION } from './version.ts';
 
@@ -69,7 +73,7 @@ export function buildCli(): Command {
     .option('--output <file>', 'where to write it', DEFAULT_CONFIG)
     .option('--force', 'overwrite an existing file')
     .option('--example', 'write the commented example with every field instead')
-    .action(initConfig);
+    .action(async (options) => (await import('./commands/init.ts')).initConfig(options));
 
   program
     .command('check')
@@ -78,7 +82,7 @@ export function buildCli(): Command {
     )
     .addOption(configOption())
     .addOption(metricsListenOption())
-    .action(checkConfig);
+    .action(async (options) => (await import('./commands/check.ts')).checkConfig(options));
 
   program
     .command('start')
@@ -86,14 +90,14 @@ export function buildCli(): Command {
     .addOption(configOption())
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(metricsListenOption())
-    .action(startAgent);
+    .action(async (options) => (await import('./commands/start.ts')).startAgent(options));
 
   program
     .command('status')
     .description('print what the gateway knows of this node (needs a running, registered agent)')
     .addOption(configOption())
     .option('--json', 'print the gateway’s answer as JSON')
-    .action(showStatus);
+    .action(async (options) => (await import('./commands/status.ts')).showStatus(options));
 
   program
     .command('install-service')
@@ -101,7 +105,7 @@ export function buildCli(): Command {
     .addOption(configOption())
     .option('--user <name>', 'the user the agent runs as (default: you)')
     .option('--output <file>', 'where to write the unit', DEFAULT_UNIT_PATH)
-    .action(installService);
+    .action(async (options) => (await import('./commands/install-service.ts')).installService(options));
 
   addSimFlags(
     program
@@ -113,6 +117,7 @@ export function buildCli(): Command {
   ).action(async (options: Record<string, unknown>) => {
     // The agent hands the key over in the environment, where `ps` does not show it.
     const apiKey = options.apiKey ?? (process.env.VLLM_API_KEY || undefined);
+    const { runSimulator } = await import('./sim/index.ts');
     await runSimulator(parseSimOptions({ ...options, apiKey }));
   });
 

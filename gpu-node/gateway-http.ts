@@ -4,6 +4,7 @@
  * GatewayError saying whether the gateway answered (status, OpenAI-shaped `code`) or not at all.
  */
 import type { z } from 'zod';
+import { type PlainAnswer, plainRequest } from './plain-http.ts';
 
 export class GatewayError extends Error {
   /** HTTP status, or null when the gateway could not be reached at all. */
@@ -37,9 +38,9 @@ export async function callGateway<T>(request: GatewayRequest<T>): Promise<T> {
   const { path, token, body } = request;
   const url = `${request.gatewayUrl.replace(/\/+$/, '')}${path}`;
   const timeout = AbortSignal.timeout(request.timeoutMs);
-  let response: Response;
+  let answer: PlainAnswer;
   try {
-    response = await fetch(url, {
+    answer = await plainRequest(url, {
       method: body === undefined ? 'GET' : 'POST',
       headers: {
         authorization: `Bearer ${token}`,
@@ -51,18 +52,15 @@ export async function callGateway<T>(request: GatewayRequest<T>): Promise<T> {
   } catch (cause) {
     throw new GatewayError(`cannot reach the gateway at ${url}`, { status: null, code: null, cause });
   }
-  const text = await response.text().catch(() => '');
-  if (!response.ok) {
+  const { status, statusText, text } = answer;
+  if (status < 200 || status >= 300) {
     const { message, code } = readErrorBody(text);
-    throw new GatewayError(`${path} answered ${response.status}: ${message ?? response.statusText}`, {
-      status: response.status,
-      code,
-    });
+    throw new GatewayError(`${path} answered ${status}: ${message ?? statusText}`, { status, code });
   }
   const parsed = request.answer.safeParse(safeJson(text));
   if (parsed.success) return parsed.data;
   throw new GatewayError(`${path} answered with an unexpected body`, {
-    status: response.status,
+    status,
     code: null,
     cause: parsed.error,
   });
@@ -85,7 +83,7 @@ export function isTokenRefusal(error: GatewayError): boolean {
   return error.status === 401 || error.status === 403;
 }
 
-/** One line for the log: the message and its causes ("cannot reach …: fetch failed: connect ECONNREFUSED …"). */
+/** One line for the log: the message and its causes ("cannot reach …: connect ECONNREFUSED …"). */
 export function describeError(error: unknown): string {
   const parts: string[] = [];
   for (let current = error; current instanceof Error && parts.length < 5; current = current.cause)

@@ -52,11 +52,47 @@ export interface ReadGpuStatsOptions {
 }
 
 /** The GPUs nvidia-smi reports; empty when it is absent, fails, or takes too long. */
-export function readGpuStats(options: ReadGpuStatsOptions = {}): Promise<GpuStat[]> {
+export async function readGpuStats(options: ReadGpuStatsOptions = {}): Promise<GpuStat[]> {
+  return (await runNvidiaSmi(options)).stats;
+}
+
+function runNvidiaSmi(options: ReadGpuStatsOptions): Promise<{ stats: GpuStat[]; absent: boolean }> {
   const { command = 'nvidia-smi', timeoutMs = 5_000 } = options;
   return new Promise((resolve) => {
     execFile(command, NVIDIA_SMI_ARGS, { timeout: timeoutMs, killSignal: 'SIGKILL' }, (error, stdout) => {
-      resolve(error ? [] : parseNvidiaSmiCsv(stdout));
+      const absent = (error as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+      resolve({ stats: error ? [] : parseNvidiaSmiCsv(stdout), absent });
     });
   });
+}
+
+/**
+ * The heartbeat's GPU figures, read at most once per `maxAgeMs`. Running nvidia-smi costs tens
+ * of milliseconds of CPU with a real driver, and spawning anything forks the agent, a pause of
+ * the proxy that grows with its memory: once per heartbeat it was the idle agent's largest cost.
+ * Where there is no nvidia-smi at all it is not looked for again.
+ */
+export class GpuStatsCache {
+  readonly #options: ReadGpuStatsOptions;
+  readonly #maxAgeMs: number;
+  #last: { at: number; stats: Promise<GpuStat[]> } | null = null;
+  #absent = false;
+
+  constructor(options: ReadGpuStatsOptions & { maxAgeMs?: number } = {}) {
+    const { maxAgeMs = 10_000, ...read } = options;
+    this.#options = read;
+    this.#maxAgeMs = maxAgeMs;
+  }
+
+  read(): Promise<GpuStat[]> {
+    if (this.#absent) return Promise.resolve([]);
+    const now = performance.now();
+    if (this.#last && now - this.#last.at < this.#maxAgeMs) return this.#last.stats;
+    const stats = runNvidiaSmi(this.#options).then((result) => {
+      this.#absent = result.absent;
+      return result.stats;
+    });
+    this.#last = { at: now, stats };
+    return stats;
+  }
 }

@@ -17,8 +17,7 @@ import {
   guessPublicHost,
 } from '../enrol.ts';
 import type { Listen } from '../port-claims.ts';
-
-export const NODE_TOKEN_ENV = 'SWITCHYARD_NODE_TOKEN';
+import { NODE_TOKEN_ENV } from './options.ts';
 
 export interface InitOptions {
   output: string;

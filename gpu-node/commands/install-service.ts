@@ -10,8 +10,6 @@ import { loadAgentConfig } from '../config.ts';
 import { systemdUnit } from '../systemd-unit.ts';
 import { AGENT_VERSION } from '../version.ts';
 
-export const DEFAULT_UNIT_PATH = '/etc/systemd/system/gpu-node.service';
-
 export async function installService(options: {
   config: string;
   user?: string;

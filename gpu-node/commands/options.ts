@@ -5,6 +5,9 @@ import type { Listen } from '../port-claims.ts';
 /** Where `init` writes and the other commands read, unless `--config` says otherwise. */
 export const DEFAULT_CONFIG = 'gpu-node.yaml';
 export const DEFAULT_METRICS_LISTEN = '127.0.0.1:9464';
+/** The variable `init` tells owners to keep the node token in (a flag shows in `ps`). */
+export const NODE_TOKEN_ENV = 'SWITCHYARD_NODE_TOKEN';
+export const DEFAULT_UNIT_PATH = '/etc/systemd/system/gpu-node.service';
 
 /** `host:port`, a bare port (on 127.0.0.1), or `off` (null). */
 export function parseListen(value: string): Listen | null {

@@ -4,6 +4,7 @@
  * llama.cpp and LMDeploy guard most routes, and an extra header costs nothing where it is ignored.
  */
 import { z } from 'zod';
+import { type PlainAnswer, plainRequest } from '../plain-http.ts';
 import type { EngineConfig } from './engine-adapter.ts';
 
 export type EngineScrapeErrorCode = 'unreachable' | 'http_status' | 'bad_payload' | 'metric_missing';
@@ -24,29 +25,31 @@ export function engineUrl(baseUrl: string, path: string): string {
   return baseUrl.replace(/\/+$/, '') + path;
 }
 
-async function getOk(baseUrl: string, path: string, apiKey: string, signal: AbortSignal): Promise<Response> {
-  const url = engineUrl(baseUrl, path);
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: { authorization: `Bearer ${apiKey}` }, signal });
-  } catch (error) {
-    throw new EngineScrapeError('unreachable', `GET ${url} failed`, { cause: error });
-  }
-  if (!response.ok) {
-    await response.body?.cancel();
-    throw new EngineScrapeError('http_status', `GET ${url} answered ${response.status}`);
-  }
-  return response;
-}
-
+/**
+ * Each call on a connection of its own: loopback connections cost next to nothing, and a reused
+ * one the engine closes at that moment would fail a health check that the hang verdict rests on.
+ */
 export async function getEngineText(
   baseUrl: string,
   path: string,
   apiKey: string,
   signal: AbortSignal,
 ): Promise<string> {
-  const response = await getOk(baseUrl, path, apiKey, signal);
-  return response.text();
+  const url = engineUrl(baseUrl, path);
+  let answer: PlainAnswer;
+  try {
+    answer = await plainRequest(url, {
+      headers: { authorization: `Bearer ${apiKey}` },
+      signal,
+      agent: false,
+    });
+  } catch (error) {
+    throw new EngineScrapeError('unreachable', `GET ${url} failed`, { cause: error });
+  }
+  if (answer.status < 200 || answer.status >= 300) {
+    throw new EngineScrapeError('http_status', `GET ${url} answered ${answer.status}`);
+  }
+  return answer.text;
 }
 
 export async function getEngineJson(
@@ -55,9 +58,9 @@ export async function getEngineJson(
   apiKey: string,
   signal: AbortSignal,
 ): Promise<unknown> {
-  const response = await getOk(baseUrl, path, apiKey, signal);
+  const text = await getEngineText(baseUrl, path, apiKey, signal);
   try {
-    return await response.json();
+    return JSON.parse(text);
   } catch (error) {
     throw new EngineScrapeError('bad_payload', `GET ${engineUrl(baseUrl, path)} did not return JSON`, {
       cause: error,

@@ -5,7 +5,8 @@
  * its current version serves; an engine that answers 404 anyway is the engine's answer to give.
  */
 import { engineRoute as route, type EngineRoute } from '../../src/protocol/engine-routes.ts';
-import { servedRoutes, type SimOptions } from '../sim/index.ts';
+import { servedRoutes } from '../sim/endpoints.ts';
+import type { SimOptions } from '../sim/options.ts';
 import type { EngineConfig } from './engine-adapter.ts';
 
 const CHAT_AND_COMPLETIONS = [route('POST', '/v1/chat/completions'), route('POST', '/v1/completions')];

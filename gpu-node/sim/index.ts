@@ -4,25 +4,16 @@
  * A labelled test and demo tool, never presented as an engine. See docs/simulator.md.
  */
 import { Command } from 'commander';
-import { parseSimOptions, simCommandLineFlags, type SimOptions } from './options.ts';
+import { addSimFlags, parseSimOptions, type SimOptions } from './options.ts';
 import { type RunningSimulator, startSimulator } from './server.ts';
 import { onOrphaned } from '../processes/parent-watch.ts';
 
-export { parseSimOptions, simCommandLineFlags, simOptionsSchema } from './options.ts';
+export { addSimFlags, parseSimOptions, simCommandLineFlags, simOptionsSchema } from './options.ts';
 export type { SimFlag, SimOptions } from './options.ts';
-export { servedRoutes } from './route-table.ts';
+export { servedRoutes } from './endpoints.ts';
 export { SimError } from './sim-error.ts';
 export { startSimulator } from './server.ts';
 export type { RunningSimulator } from './server.ts';
-
-/** Registers every simulator flag on a commander command (values stay strings; parseSimOptions coerces). */
-export function addSimFlags(command: Command): Command {
-  for (const flag of simCommandLineFlags()) {
-    const shownDefault = flag.required ? 'required' : `default: ${flag.default}`;
-    command.option(`${flag.flag} ${flag.value}`, `${flag.description} (${shownDefault})`);
-  }
-  return command;
-}
 
 /** Parses simulator flags (argv without the node and script entries) into validated options. */
 export function parseSimArgs(argv: readonly string[]): SimOptions {

@@ -5,6 +5,7 @@
  * kebab-case flags (`--served-model-name` → `servedModelName`).
  */
 import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
 import { z } from 'zod';
 import { SimError } from './sim-error.ts';
 
@@ -145,4 +146,13 @@ export function parseSimOptions(input: Record<string, unknown>): SimOptions {
     (issue) => `  ${toKebabFlag(String(issue.path[0] ?? ''))}: ${issue.message}`,
   );
   throw new SimError(`invalid simulator options:\n${problems.join('\n')}`, { cause: parsed.error });
+}
+
+/** Registers every simulator flag on a commander command (values stay strings; parseSimOptions coerces). */
+export function addSimFlags(command: Command): Command {
+  for (const flag of simCommandLineFlags()) {
+    const shownDefault = flag.required ? 'required' : `default: ${flag.default}`;
+    command.option(`${flag.flag} ${flag.value}`, `${flag.description} (${shownDefault})`);
+  }
+  return command;
 }

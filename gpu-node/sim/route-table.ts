@@ -1,10 +1,9 @@
 /**
- * Every HTTP route the simulator serves, in one flat table: method and path (`:name` segments are
- * parameters), the API name vLLM uses when a model does not serve it, the task that serves it,
- * whether it runs on the engine (fault injection, `--crash-after`), and how its body is read.
- * `GET /health`, `GET /v1/models`, `GET /metrics` and the `/v1/realtime` upgrade live in server.ts.
+ * The simulator's HTTP routes (endpoints.ts) with their handlers, and the lookup of a request's
+ * route. `GET /health`, `GET /v1/models`, `GET /metrics` and the `/v1/realtime` upgrade live in
+ * server.ts.
  */
-import type { SimOptions } from './options.ts';
+import { type EndpointKey, SIM_ENDPOINTS, type SimEndpoint } from './endpoints.ts';
 import type { RouteHandler } from './sim-context.ts';
 import { audioRoute } from './routes/audio-transcription.ts';
 import { answerSpeech } from './routes/audio-speech.ts';
@@ -31,104 +30,48 @@ import {
 } from './routes/responses.ts';
 import { answerDetokenize, answerTokenize } from './routes/tokenize.ts';
 
-export interface SimRoute {
-  method: 'GET' | 'POST' | 'DELETE';
-  path: string;
-  api: string;
-  /** `generate`: the generative APIs; `embed`: the pooling APIs; `any`: every model. */
-  task: SimOptions['task'] | 'any';
-  inference: boolean;
-  body: 'json' | 'form' | 'none';
+export interface SimRoute extends SimEndpoint {
   answer: RouteHandler;
 }
 
-type Extra = Partial<Pick<SimRoute, 'inference' | 'body'>>;
+const HANDLERS: Record<EndpointKey, RouteHandler> = {
+  'POST /v1/chat/completions': generationRoute('chat'),
+  'POST /v1/completions': generationRoute('completion'),
+  'POST /v1/chat/completions/batch': answerChatBatch,
+  'POST /v1/responses': answerCreateResponse,
+  'GET /v1/responses/:id': answerRetrieveResponse,
+  'DELETE /v1/responses/:id': answerDeleteResponse,
+  'POST /v1/responses/:id/cancel': answerCancelResponse,
+  'GET /v1/responses/:id/input_items': answerInputItems,
+  'POST /v1/messages': answerMessages,
+  'POST /v1/messages/count_tokens': answerCountTokens,
+  'POST /v1/chat/interactive': answerInteractive,
+  'POST /v1/audio/transcriptions': audioRoute('transcribe'),
+  'POST /v1/audio/translations': audioRoute('translate'),
+  'POST /v1/audio/speech': answerSpeech,
+  'POST /v1/images/generations': answerImages,
+  'POST /v1/embeddings': answerEmbeddings,
+  'POST /v2/embed': answerCohereEmbed,
+  'POST /pooling': answerPooling,
+  'POST /classify': answerClassify,
+  'POST /v1/classify': answerClassify,
+  'POST /score': answerScore,
+  'POST /v1/score': answerScore,
+  'POST /rerank': answerRerank,
+  'POST /v1/rerank': answerRerank,
+  'POST /v2/rerank': answerRerank,
+  'POST /v1/moderations': answerModerations,
+  'POST /tokenize': answerTokenize,
+  'POST /v1/tokenize': answerTokenize,
+  'POST /detokenize': answerDetokenize,
+  'POST /v1/detokenize': answerDetokenize,
+};
 
-const generate = (
-  method: SimRoute['method'],
-  path: string,
-  api: string,
-  answer: RouteHandler,
-  extra: Extra = {},
-): SimRoute => ({
-  method,
-  path,
-  api,
-  task: 'generate',
-  inference: true,
-  body: method === 'POST' ? 'json' : 'none',
-  answer,
-  ...extra,
-});
-
-const pool = (path: string, api: string, answer: RouteHandler): SimRoute => ({
-  method: 'POST',
-  path,
-  api,
-  task: 'embed',
-  inference: true,
-  body: 'json',
-  answer,
-});
-
-const tokenizer = (path: string, answer: RouteHandler): SimRoute => ({
-  method: 'POST',
-  path,
-  api: 'Tokenizer',
-  task: 'any',
-  inference: false,
-  body: 'json',
-  answer,
-});
-
-const state = { inference: false } as const;
-
-export const SIM_ROUTES: readonly SimRoute[] = [
-  generate('POST', '/v1/chat/completions', 'Chat Completions', generationRoute('chat')),
-  generate('POST', '/v1/completions', 'Completions', generationRoute('completion')),
-  generate('POST', '/v1/chat/completions/batch', 'Chat Completions', answerChatBatch),
-  generate('POST', '/v1/responses', 'Responses', answerCreateResponse),
-  generate('GET', '/v1/responses/:id', 'Responses', answerRetrieveResponse, state),
-  generate('DELETE', '/v1/responses/:id', 'Responses', answerDeleteResponse, state),
-  generate('POST', '/v1/responses/:id/cancel', 'Responses', answerCancelResponse, { ...state, body: 'none' }),
-  generate('GET', '/v1/responses/:id/input_items', 'Responses', answerInputItems, state),
-  generate('POST', '/v1/messages', 'Messages', answerMessages),
-  generate('POST', '/v1/messages/count_tokens', 'Messages', answerCountTokens, state),
-  generate('POST', '/v1/chat/interactive', 'Interactive', answerInteractive),
-  generate('POST', '/v1/audio/transcriptions', 'Transcriptions', audioRoute('transcribe'), { body: 'form' }),
-  generate('POST', '/v1/audio/translations', 'Translations', audioRoute('translate'), { body: 'form' }),
-  generate('POST', '/v1/audio/speech', 'Speech', answerSpeech),
-  generate('POST', '/v1/images/generations', 'Images', answerImages),
-  pool('/v1/embeddings', 'Embeddings', answerEmbeddings),
-  pool('/v2/embed', 'Embeddings', answerCohereEmbed),
-  pool('/pooling', 'Pooling', answerPooling),
-  pool('/classify', 'Classification', answerClassify),
-  pool('/v1/classify', 'Classification', answerClassify),
-  pool('/score', 'Score', answerScore),
-  pool('/v1/score', 'Score', answerScore),
-  pool('/rerank', 'Rerank', answerRerank),
-  pool('/v1/rerank', 'Rerank', answerRerank),
-  pool('/v2/rerank', 'Rerank', answerRerank),
-  pool('/v1/moderations', 'Moderations', answerModerations),
-  tokenizer('/tokenize', answerTokenize),
-  tokenizer('/v1/tokenize', answerTokenize),
-  tokenizer('/detokenize', answerDetokenize),
-  tokenizer('/v1/detokenize', answerDetokenize),
-];
-
-/**
- * The HTTP routes a simulator with this task serves (besides `/health`, `/v1/models`, `/metrics`
- * and the `/v1/realtime` WebSocket, which a `generate` simulator serves), for adapters that declare
- * an engine's capabilities.
- */
-export function servedRoutes(task: SimOptions['task']): Array<{ method: SimRoute['method']; path: string }> {
-  return SIM_ROUTES.filter((route) => route.task === 'any' || route.task === task).map(
-    ({ method, path }) => ({
-      method,
-      path,
-    }),
-  );
-}
+export const SIM_ROUTES: readonly SimRoute[] = SIM_ENDPOINTS.map((endpoint) => ({
+  ...endpoint,
+  // TypeScript cannot tie a template of two fields of one union member to that member's key.
+  answer: HANDLERS[`${endpoint.method} ${endpoint.path}` as EndpointKey],
+}));
 
 function safeDecode(segment: string): string {
   try {

@@ -1,10 +1,11 @@
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NVIDIA_SMI_ARGS, parseNvidiaSmiCsv, readGpuStats } from '../../gpu-node/gpu-stats.ts';
+import { GpuStatsCache, NVIDIA_SMI_ARGS, parseNvidiaSmiCsv, readGpuStats } from '../../gpu-node/gpu-stats.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 function recorded(name: string): string {
   return readFileSync(new URL(`../fixtures/nvidia-smi/${name}`, import.meta.url), 'utf8');
@@ -108,5 +109,46 @@ describe('readGpuStats', () => {
     const started = Date.now();
     await expect(readGpuStats({ command: smi, timeoutMs: 200 })).resolves.toEqual([]);
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('GpuStatsCache', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'switchyard-smi-cache-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A stand-in nvidia-smi that notes each run in `runs` and prints one GPU. */
+  async function countingSmi(path: string, runs: string): Promise<void> {
+    await writeFile(path, `#!/bin/sh\necho run >> '${runs}'\necho "0, GPU-a, A100, 1, 2, 3, 4"\n`);
+    await chmod(path, 0o755);
+  }
+  const countRuns = async (runs: string) =>
+    (await readFile(runs, 'utf8').catch(() => '')).split('\n').filter(Boolean).length;
+
+  it('runs nvidia-smi once per period, however often it is asked', async () => {
+    const [smi, runs] = [join(dir, 'smi-counting'), join(dir, 'runs')];
+    await countingSmi(smi, runs);
+    const cache = new GpuStatsCache({ command: smi, maxAgeMs: 300 });
+    const first = await Promise.all([cache.read(), cache.read()]);
+    expect(first.map((stats) => stats.length)).toEqual([1, 1]);
+    expect((await cache.read())[0]!.uuid).toBe('GPU-a');
+    expect(await countRuns(runs)).toBe(1);
+    await waitFor('a second run once the period is over', async () => {
+      await cache.read();
+      return (await countRuns(runs)) === 2;
+    });
+  });
+
+  it('stops looking for an nvidia-smi that does not exist', async () => {
+    const [smi, runs] = [join(dir, 'smi-later'), join(dir, 'runs-later')];
+    const cache = new GpuStatsCache({ command: smi, maxAgeMs: 0 });
+    expect(await cache.read()).toEqual([]);
+    await countingSmi(smi, runs);
+    expect(await cache.read()).toEqual([]);
+    expect(await countRuns(runs)).toBe(0);
   });
 });
