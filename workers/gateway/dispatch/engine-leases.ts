@@ -13,6 +13,7 @@
  */
 import type { CacheReport, LeaseOutcome, PickRequest, PickResult } from '../../objects/model-pool.ts';
 import { callWithRetry, modelPool } from '../../objects/stubs.ts';
+import { clientClosed } from './forward.ts';
 import { keepRenewing } from './renewal.ts';
 import { isServedModel } from './served-models.ts';
 
@@ -83,6 +84,9 @@ export class EngineLeases {
       held.refused();
       return { ok: false, reason: 'unknown_model', retryAfterSeconds: 0 };
     }
+    // Given back while the registry was asked (the client left, admission refused): a pick sent
+    // now would arrive after that release and hold an engine slot for nobody.
+    if (held.returned) throw clientClosed();
     try {
       const picked = await this.pool.pick({ ...routing, leaseId: held.leaseId, exclude });
       if (picked.ok) held.granted(picked.lease.engineKey);
@@ -127,6 +131,11 @@ export class HeldLease {
     this.clientSignal = clientSignal;
     this.pool = pool;
     clientSignal.addEventListener('abort', this.onClientGone, { once: true });
+  }
+
+  /** It was given back (or refused) already. */
+  get returned(): boolean {
+    return this.done;
   }
 
   /** The pool granted it: renew it until it goes back. */

@@ -174,7 +174,7 @@ function failureResponse(
 }
 
 /** What nobody will read: the client has gone. */
-function clientClosed(): ApiError {
+export function clientClosed(): ApiError {
   return new ApiError(400, 'The client closed the request.', { code: 'client_closed_request' });
 }
 
