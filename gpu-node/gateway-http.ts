@@ -4,6 +4,7 @@
  * GatewayError saying whether the gateway answered (status, OpenAI-shaped `code`) or not at all.
  */
 import type { z } from 'zod';
+import { withDeadline } from './deadline.ts';
 import { type PlainAnswer, plainRequest } from './plain-http.ts';
 
 export class GatewayError extends Error {
@@ -37,18 +38,19 @@ export interface GatewayRequest<T> {
 export async function callGateway<T>(request: GatewayRequest<T>): Promise<T> {
   const { path, token, body } = request;
   const url = `${request.gatewayUrl.replace(/\/+$/, '')}${path}`;
-  const timeout = AbortSignal.timeout(request.timeoutMs);
   let answer: PlainAnswer;
   try {
-    answer = await plainRequest(url, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: request.signal ? AbortSignal.any([request.signal, timeout]) : timeout,
-    });
+    answer = await withDeadline(request.timeoutMs, request.signal, (signal) =>
+      plainRequest(url, {
+        method: body === undefined ? 'GET' : 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      }),
+    );
   } catch (cause) {
     throw new GatewayError(`cannot reach the gateway at ${url}`, { status: null, code: null, cause });
   }

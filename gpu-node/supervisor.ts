@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EngineLoad, EngineReport, EngineState } from '../src/protocol/node-api.ts';
 import { type BackoffPolicy, fullJitterDelay, sleep } from './backoff.ts';
+import { withDeadline } from './deadline.ts';
 import { EngineLog } from './engine-logs.ts';
 import type { EngineAdapter, EngineConfig, LaunchCommand } from './engines/engine-adapter.ts';
 import { readMaxModelLen } from './engines/engine-http.ts';
@@ -247,11 +248,8 @@ export class EngineSupervisor {
       }
       await sleep(this.timings.startupProbeIntervalMs, life.signal);
     }
-    this.maxModelLen = await readMaxModelLen(
-      this.baseUrl,
-      this.engine,
-      this.apiKey,
-      AbortSignal.any([life.signal, AbortSignal.timeout(this.timings.probeTimeoutMs)]),
+    this.maxModelLen = await withDeadline(this.timings.probeTimeoutMs, life.signal, (bounded) =>
+      readMaxModelLen(this.baseUrl, this.engine, this.apiKey, bounded),
     );
     this.setState('ready');
     const readySince = Date.now();
@@ -285,18 +283,20 @@ export class EngineSupervisor {
 
   private async probe(signal: AbortSignal): Promise<boolean> {
     if (signal.aborted) return false;
-    const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.timings.probeTimeoutMs)]);
     try {
-      return await this.adapter.probeReady(this.baseUrl, this.engine, this.apiKey, bounded);
+      return await withDeadline(this.timings.probeTimeoutMs, signal, (bounded) =>
+        this.adapter.probeReady(this.baseUrl, this.engine, this.apiKey, bounded),
+      );
     } catch {
       return false;
     }
   }
 
   private async scrape(signal: AbortSignal): Promise<void> {
-    const bounded = AbortSignal.any([signal, AbortSignal.timeout(this.timings.probeTimeoutMs)]);
     try {
-      this.currentLoad = await this.adapter.scrapeLoad(this.baseUrl, this.apiKey, bounded);
+      this.currentLoad = await withDeadline(this.timings.probeTimeoutMs, signal, (bounded) =>
+        this.adapter.scrapeLoad(this.baseUrl, this.apiKey, bounded),
+      );
     } catch (error) {
       this.logger.debug({ err: error }, 'load scrape failed');
     }
