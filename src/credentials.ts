@@ -39,12 +39,15 @@ export function formatCredential(kind: CredentialKind, id: string, secret: strin
 
 /** A fresh id or secret: URL-safe, from the platform CSPRNG. */
 export function randomToken(bytes: number): string {
-  const raw = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(raw, (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export async function sha256Hex(text: string): Promise<string> {
-  return Array.from(await digest(text), (b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(await digest(text));
 }
 
 /**
@@ -93,6 +96,21 @@ export async function idSignedWith(secret: string, id: string): Promise<boolean>
 }
 
 async function idTag(secret: string, random: string): Promise<string> {
+  const mac = await hmac(secret, random);
+  return hex(mac.subarray(0, ID_PART / 2));
+}
+
+/**
+ * A node's credential, derived from its id under the gateway's secret: the gateway stores it
+ * nowhere and computes it again to check a node's calls or to sign its own calls to the node.
+ * The label keeps it apart from key-id tags, whose input is 16 hex characters.
+ */
+export async function derivedNodeCredential(secret: string, nodeId: string): Promise<string> {
+  const mac = await hmac(secret, `node-credential:${nodeId}`);
+  return formatCredential('nodeCredential', nodeId, hex(mac));
+}
+
+async function hmac(secret: string, text: string): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey(
     'raw',
     new TextEncoder().encode(secret),
@@ -100,6 +118,5 @@ async function idTag(secret: string, random: string): Promise<string> {
     false,
     ['sign'],
   );
-  const mac = new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(random)));
-  return Array.from(mac.subarray(0, ID_PART / 2), (b) => b.toString(16).padStart(2, '0')).join('');
+  return new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(text)));
 }

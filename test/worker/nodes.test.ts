@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { runDurableObjectAlarm } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import {
   call,
@@ -7,12 +7,13 @@ import {
   createApiKey,
   createNodeToken,
   engine,
+  fakeNodeLog,
   heartbeat,
   registerNode,
   uniqueModel,
   backdateHeartbeat,
 } from './helpers.ts';
-import { registry as registryOf } from '../../workers/objects/stubs.ts';
+import { modelPool, registry as registryOf } from '../../workers/objects/stubs.ts';
 
 const registry = () => registryOf(env);
 
@@ -135,5 +136,40 @@ describe('the node API accepts only node credentials', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { param: string } }).error.param).toBe('url');
+  });
+});
+
+describe('node credentials', () => {
+  /** Every text value in an object's SQLite tables. */
+  async function storedText(stub: DurableObjectStub): Promise<string> {
+    return runInDurableObject(stub, (_instance, state) => {
+      const tables = state.storage.sql
+        .exec<{ name: string }>(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '_cf_%'",
+        )
+        .toArray();
+      return tables
+        .flatMap(({ name }) => state.storage.sql.exec(`SELECT * FROM "${name}"`).toArray())
+        .map((row) => JSON.stringify(row))
+        .join('\n');
+    });
+  }
+
+  it('stores no node credential: it is derived from the node id, and a forged one is refused', async () => {
+    const model = uniqueModel('derived-credential');
+    const node = await registerNode([engine('e1', model)]);
+    const secretPart = node.credential.split('.')[1]!;
+    expect(secretPart).toMatch(/^[0-9a-f]{64}$/);
+    expect(await storedText(registryOf(env))).not.toContain(secretPart);
+    expect(await storedText(modelPool(env, model))).not.toContain(secretPart);
+
+    expect((await heartbeat(node, [engine('e1', model)])).status).toBe(200);
+    const forged = { ...node, credential: `snc-${node.nodeId}.${'0'.repeat(64)}` };
+    expect((await heartbeat(forged, [engine('e1', model)])).status).toBe(401);
+    // The gateway signs its calls to the node with the same derived credential.
+    const key = await createApiKey();
+    expect((await chat(key, { model, messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200);
+    const [seen] = (await fakeNodeLog()).filter((r) => r.json?.model === model);
+    expect(seen?.headers.authorization).toBe(`Bearer ${node.credential}`);
   });
 });

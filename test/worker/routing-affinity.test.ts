@@ -187,7 +187,6 @@ describe('prefix affinity', () => {
       nodeId,
       engineId: 'e',
       url: `http://${nodeId}.test`,
-      credential: `snc-${nodeId}.${'s'.repeat(24)}`,
       available: true,
       running: 0,
       waiting: 0,

@@ -31,7 +31,6 @@ function poolEngine(nodeId: string, fields: Partial<PoolEngine> = {}): PoolEngin
     nodeId,
     engineId: 'e',
     url: `http://${nodeId}.test:8080`,
-    credential: `snc-${nodeId}.${'s'.repeat(24)}`,
     available: true,
     running: 0,
     waiting: 0,

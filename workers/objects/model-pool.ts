@@ -33,7 +33,6 @@ export interface PoolEngine {
   nodeId: string;
   engineId: string;
   url: string;
-  credential: string;
   /** Node healthy, not draining, engine ready. */
   available: boolean;
   running: number;
@@ -69,7 +68,6 @@ export interface Lease {
   nodeId: string;
   engineId: string;
   url: string;
-  credential: string;
 }
 
 export type PickResult =
@@ -282,10 +280,10 @@ export class ModelPool extends DurableObject<Env> {
     return { policy, setHere: this.policySetHere !== null };
   }
 
-  /** What the pool holds right now, for the admin API and tests (credentials left out). */
-  snapshot(): Omit<EngineView, 'credential'>[] {
+  /** What the pool holds right now, for the admin API and tests. */
+  snapshot(): EngineView[] {
     const now = Date.now();
-    return [...this.engines.values()].map(({ credential: _secret, ...view }) => ({
+    return [...this.engines.values()].map((view) => ({
       ...view,
       breaker: breakerAt(view.breaker, now),
     }));
@@ -298,8 +296,8 @@ export class ModelPool extends DurableObject<Env> {
     engine.leasesSinceReport += 1;
     engine.breaker = onLeaseGranted(engine.breaker, leaseId, now);
     this.scheduleSweep();
-    const { nodeId, engineId, url, credential } = engine;
-    return { leaseId, engineKey, nodeId, engineId, url, credential };
+    const { nodeId, engineId, url } = engine;
+    return { leaseId, engineKey, nodeId, engineId, url };
   }
 
   /** While leases are held, looks for silent ones every renewal period. Memory only, like the leases. */

@@ -5,12 +5,12 @@
  * serves, so pools only ever route to engines that reported recently.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { formatCredential, randomToken, secretsMatch } from '../../src/credentials.ts';
+import { derivedNodeCredential, randomToken, secretsMatch } from '../../src/credentials.ts';
 import { gatewayConfig } from '../gateway/config.ts';
 import type { EngineReport, GpuStat, RegisterResponse } from '../../src/protocol/node-api.ts';
 import type { PoolEngine } from './model-pool.ts';
 import { scopeViolation, type NodeScope } from '../../src/nodes/node-scope.ts';
-import { modelPool } from './stubs.ts';
+import { directory, modelPool } from './stubs.ts';
 
 export type NodeStatus = 'healthy' | 'unhealthy';
 
@@ -18,7 +18,6 @@ export interface NodeRecord {
   id: string;
   name: string;
   url: string;
-  credential: string;
   tokenId: string;
   /** What the node's token lets it serve; records from before tokens had scopes have none. */
   scope?: NodeScope;
@@ -31,8 +30,8 @@ export interface NodeRecord {
   gpus: GpuStat[];
 }
 
-/** A node as the admin API shows it: everything but its credential. */
-export type NodeView = Omit<NodeRecord, 'credential'>;
+/** A node as the admin API shows it. Its credential is derived from its id, never stored (gateway-secret.ts). */
+export type NodeView = NodeRecord;
 
 export interface ServedModel {
   id: string;
@@ -57,13 +56,16 @@ function scopeOfNode(node: NodeRecord): NodeScope {
 
 export class NodeRegistry extends DurableObject<Env> {
   private nodes = new Map<string, NodeRecord>();
+  /** The gateway's secret (the Directory's), fetched once per instance. */
+  private secret: string | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec('CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, data TEXT NOT NULL)');
       for (const row of ctx.storage.sql.exec<{ data: string }>('SELECT data FROM nodes')) {
-        const node = JSON.parse(row.data) as NodeRecord;
+        // Records from before credentials were derived held theirs; it no longer opens anything.
+        const { credential: _stored, ...node } = JSON.parse(row.data) as NodeRecord & { credential?: string };
         this.nodes.set(node.id, node);
       }
     });
@@ -88,7 +90,6 @@ export class NodeRegistry extends DurableObject<Env> {
     const node: NodeRecord = {
       ...input,
       id,
-      credential: formatCredential('nodeCredential', id, randomToken(24)),
       registeredAt: now,
       lastSeenAt: now,
       status: 'healthy',
@@ -97,7 +98,7 @@ export class NodeRegistry extends DurableObject<Env> {
     await this.save(node, []);
     await this.ensureAlarm();
     const { heartbeatIntervalMs } = gatewayConfig(this.env);
-    return { nodeId: id, credential: node.credential, heartbeatIntervalMs };
+    return { nodeId: id, credential: await this.credentialOf(id), heartbeatIntervalMs };
   }
 
   async heartbeat(
@@ -141,7 +142,7 @@ export class NodeRegistry extends DurableObject<Env> {
   }
 
   listNodes(): NodeView[] {
-    return [...this.nodes.values()].map(({ credential: _secret, ...view }) => view);
+    return [...this.nodes.values()];
   }
 
   /** Whether any registered node has an engine of `model` (ready or not): its pool has engines. */
@@ -211,7 +212,13 @@ export class NodeRegistry extends DurableObject<Env> {
 
   private async authenticated(nodeId: string, credential: string): Promise<NodeRecord | undefined> {
     const node = this.nodes.get(nodeId);
-    return node && (await secretsMatch(credential, node.credential)) ? node : undefined;
+    return node && (await secretsMatch(credential, await this.credentialOf(nodeId))) ? node : undefined;
+  }
+
+  /** A node's credential, derived from its id under the gateway's secret: stored nowhere. */
+  private async credentialOf(nodeId: string): Promise<string> {
+    this.secret ??= await directory(this.env).keyIdSecret();
+    return derivedNodeCredential(this.secret, nodeId);
   }
 
   private async save(node: NodeRecord, previousEngines: EngineReport[]): Promise<void> {
@@ -262,8 +269,7 @@ export class NodeRegistry extends DurableObject<Env> {
   async viewOwnNode(nodeId: string, credential: string): Promise<NodeCall<NodeView>> {
     const node = await this.authenticated(nodeId, credential);
     if (!node) return { ok: false, reason: 'node_unknown' };
-    const { credential: _secret, ...view } = node;
-    return { ok: true, value: view };
+    return { ok: true, value: node };
   }
 
   /**
@@ -292,7 +298,6 @@ function toPoolEngine(node: NodeRecord, engine: EngineReport): PoolEngine {
     nodeId: node.id,
     engineId: engine.id,
     url: node.url,
-    credential: node.credential,
     available: isAvailable(node, engine),
     running: engine.load?.running ?? 0,
     waiting: engine.load?.waiting ?? 0,

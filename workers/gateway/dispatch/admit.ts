@@ -11,7 +11,7 @@ import type { LimitName } from '../../../src/limits/limits.ts';
 import { ApiError } from '../../../src/openai/errors.ts';
 import type { Admission, Settlement } from '../../objects/api-key.ts';
 import { apiKey, callWithRetry } from '../../objects/stubs.ts';
-import { keyIdIssuedHere } from '../key-ids.ts';
+import { keyIdIssuedHere } from '../gateway-secret.ts';
 import type { EngineLeases } from './engine-leases.ts';
 import { keepRenewing } from './renewal.ts';
 

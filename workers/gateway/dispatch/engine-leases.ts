@@ -11,13 +11,19 @@
  * is sent, and all calls go through one stub, whose calls arrive in order: a release sent
  * while `pick` is in flight arrives after the grant, and takes it back.
  */
-import type { CacheReport, LeaseOutcome, PickRequest, PickResult } from '../../objects/model-pool.ts';
+import type { CacheReport, Lease, LeaseOutcome, PickRequest, PickResult } from '../../objects/model-pool.ts';
 import { callWithRetry, modelPool } from '../../objects/stubs.ts';
+import { nodeCredential } from '../gateway-secret.ts';
 import { clientClosed } from './forward.ts';
 import { keepRenewing } from './renewal.ts';
 import { isServedModel } from './served-models.ts';
 
 export type PickRouting = Omit<PickRequest, 'leaseId' | 'exclude'>;
+/** A lease with what it takes to call its node: the node's credential, derived, never stored. */
+export interface NodeLease extends Lease {
+  credential: string;
+}
+export type LeasePick = { ok: true; lease: NodeLease } | Extract<PickResult, { ok: false }>;
 type Pool = ReturnType<typeof modelPool>;
 
 export class EngineLeases {
@@ -27,7 +33,7 @@ export class EngineLeases {
   private readonly model: string;
   private readonly clientSignal: AbortSignal;
   private readonly requestId: string;
-  private prefetched: { held: HeldLease; picked: Promise<PickResult> } | null = null;
+  private prefetched: { held: HeldLease; picked: Promise<LeasePick> } | null = null;
 
   constructor(
     env: Env,
@@ -52,7 +58,7 @@ export class EngineLeases {
   }
 
   /** A lease on an engine not in `exclude`, or the pool's refusal. */
-  async pick(routing: PickRouting, exclude: string[]): Promise<{ held: HeldLease; picked: PickResult }> {
+  async pick(routing: PickRouting, exclude: string[]): Promise<{ held: HeldLease; picked: LeasePick }> {
     const prefetched = this.prefetched;
     this.prefetched = null;
     if (prefetched && exclude.length === 0) return { held: prefetched.held, picked: await prefetched.picked };
@@ -75,7 +81,7 @@ export class EngineLeases {
     });
   }
 
-  private async send(held: HeldLease, routing: PickRouting, exclude: string[]): Promise<PickResult> {
+  private async send(held: HeldLease, routing: PickRouting, exclude: string[]): Promise<LeasePick> {
     const served = await isServedModel(this.env, this.model).catch((err: unknown) => {
       held.refused();
       throw err;
@@ -89,9 +95,15 @@ export class EngineLeases {
     if (held.returned) throw clientClosed();
     try {
       const picked = await this.pool.pick({ ...routing, leaseId: held.leaseId, exclude });
-      if (picked.ok) held.granted(picked.lease.engineKey);
-      else held.refused();
-      return picked;
+      if (!picked.ok) {
+        held.refused();
+        return picked;
+      }
+      held.granted(picked.lease.engineKey);
+      return {
+        ok: true,
+        lease: { ...picked.lease, credential: await nodeCredential(this.env, picked.lease.nodeId) },
+      };
     } catch (err) {
       // The pick may have landed: a release of a lease the pool never granted changes nothing.
       held.release('aborted');

@@ -8,10 +8,10 @@
 import { readCapped } from '../../../src/bytes.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
 import { ENGINE_HEADER } from '../../../src/protocol/node-api.ts';
-import type { Lease } from '../../objects/model-pool.ts';
+import type { NodeLease } from './engine-leases.ts';
 
 export interface AttemptInput {
-  lease: Lease;
+  lease: NodeLease;
   /** POST unless said otherwise (the stored-response routes GET and DELETE, without a body). */
   method?: string;
   pathAndQuery: string;
@@ -133,7 +133,7 @@ function onAbort(signal: AbortSignal, listener: () => void): () => void {
   return () => signal.removeEventListener('abort', listener);
 }
 
-function describe(lease: Lease): string {
+function describe(lease: NodeLease): string {
   return `engine ${lease.engineId} on node ${lease.nodeId}`;
 }
 
@@ -142,7 +142,7 @@ function describe(lease: Lease): string {
  * the client, so they are never passed through: the caller tries another engine, and if none
  * takes the request the client hears it as the gateway's 503 (the node will be back) or 502.
  */
-async function agentRefusal(lease: Lease, response: Response): Promise<ApiError> {
+async function agentRefusal(lease: NodeLease, response: Response): Promise<ApiError> {
   const held = await hold(response);
   let said = `status ${response.status}`;
   try {

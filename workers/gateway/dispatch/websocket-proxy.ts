@@ -10,7 +10,8 @@ import { clientFacingHeaders } from '../../../src/http/engine-headers.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
 import { ENGINE_HEADER } from '../../../src/protocol/node-api.ts';
 import { RealtimeUsage } from '../../../src/usage/realtime-usage.ts';
-import type { Lease, LeaseOutcome } from '../../objects/model-pool.ts';
+import type { LeaseOutcome } from '../../objects/model-pool.ts';
+import type { NodeLease } from './engine-leases.ts';
 import type { GatewayConfig } from '../config.ts';
 import { CallLog, type CallEnding } from './call-log.ts';
 import type { EngineLeases } from './engine-leases.ts';
@@ -82,7 +83,11 @@ export async function proxyWebSocket(config: GatewayConfig, call: WebSocketCall)
   throw lastError!;
 }
 
-async function openUpstream(lease: Lease, call: WebSocketCall, connectTimeoutMs: number): Promise<Opened> {
+async function openUpstream(
+  lease: NodeLease,
+  call: WebSocketCall,
+  connectTimeoutMs: number,
+): Promise<Opened> {
   const headers = new Headers({
     upgrade: 'websocket',
     authorization: `Bearer ${lease.credential}`,
@@ -142,7 +147,7 @@ async function openUpstream(lease: Lease, call: WebSocketCall, connectTimeoutMs:
 
 function joinSockets(
   opened: Extract<Opened, { kind: 'socket' }>,
-  lease: Lease,
+  lease: NodeLease,
   call: WebSocketCall,
   log: CallLog,
   returnLease: (outcome: LeaseOutcome) => void,

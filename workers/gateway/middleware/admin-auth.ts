@@ -9,7 +9,7 @@ import { bearerToken, parseCredential, secretsMatch, sha256Hex } from '../../../
 import { ApiError } from '../../../src/openai/errors.ts';
 import { apiKey } from '../../objects/stubs.ts';
 import type { AppEnv } from '../config.ts';
-import { keyIdIssuedHere } from '../key-ids.ts';
+import { keyIdIssuedHere } from '../gateway-secret.ts';
 
 export type AdminCaller = { kind: 'operator' } | { kind: 'tenant'; tenantId: string; keyId: string };
 

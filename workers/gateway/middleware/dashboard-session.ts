@@ -22,7 +22,7 @@ import {
   SESSION_TTL_MS,
   type SessionCaller,
 } from '../dashboard/session-cookie.ts';
-import { keyIdIssuedHere } from '../key-ids.ts';
+import { keyIdIssuedHere } from '../gateway-secret.ts';
 
 type DashboardContext = Context<DashboardEnv>;
 
