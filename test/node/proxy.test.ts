@@ -103,6 +103,14 @@ describe('AgentProxy', () => {
     expect(seen).toHaveLength(0);
   });
 
+  it('takes only the credential of the latest registration once it changes', async () => {
+    expect((await call('/v1/chat/completions', authorized)).status).toBe(200);
+    credential = 'node-cred-after-reregistration';
+    expect((await call('/v1/chat/completions', authorized)).status).toBe(401);
+    const renewed = { ...authorized, authorization: `Bearer ${credential}` };
+    expect((await call('/v1/chat/completions', renewed)).status).toBe(200);
+  });
+
   it("forwards with the engine's own key in place of the credential and without switchyard headers", async () => {
     const response = await call('/v1/chat/completions', {
       ...authorized,
