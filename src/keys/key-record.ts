@@ -7,6 +7,7 @@
 import * as z from '../zod-mini.ts';
 import { digestsEqual } from '../credentials.ts';
 import { effectiveLimits, LimitsSchema, type Limits } from '../limits/limits.ts';
+import { NodeOwnerSchema } from '../nodes/node-scope.ts';
 import { modelAllowed, ModelPatternSchema } from './model-patterns.ts';
 
 export const KEY_KINDS = ['api', 'admin'] as const;
@@ -19,6 +20,11 @@ export const MAX_ROTATION_GRACE_MS = 24 * 60 * 60 * 1000;
 export const TenantDefaultsSchema = z.strictObject({
   limits: z.optional(LimitsSchema),
   models: z.optional(z.array(ModelPatternSchema).check(z.maxLength(1000))),
+  /**
+   * The node owners whose engines may serve this tenant's calls (their node tokens' `owner`);
+   * absent, any owner's. A tenant whose prompts must stay with its own or audited hardware.
+   */
+  trustedOwners: z.optional(z.array(NodeOwnerSchema).check(z.minLength(1), z.maxLength(100))),
 });
 export type TenantDefaults = z.infer<typeof TenantDefaultsSchema>;
 

@@ -7,9 +7,12 @@
 import * as z from '../zod-mini.ts';
 import { modelAllowed, ModelPatternSchema } from '../keys/model-patterns.ts';
 
+/** Who runs a token's nodes (a person, a team, a provider): what a tenant may choose to trust. */
+export const NodeOwnerSchema = z.string().check(z.trim(), z.minLength(1), z.maxLength(128));
+
 export const NodeScopeSchema = z.strictObject({
   /** Who runs these nodes (a person, a team, a provider). */
-  owner: z._default(z.string().check(z.trim(), z.minLength(1), z.maxLength(128)), 'operator'),
+  owner: z._default(NodeOwnerSchema, 'operator'),
   /** The model names (or `prefix*` patterns) these nodes may serve. Required: no token serves anything by default. */
   models: z.array(ModelPatternSchema).check(z.minLength(1), z.maxLength(1000)),
   /** The most concurrent requests one engine may claim (its `maxConcurrency`). */

@@ -40,6 +40,7 @@ export interface PickInput {
 
 export type PickRefusal =
   | 'unknown_model'
+  | 'no_trusted_engine'
   | 'no_available_engine'
   | 'engines_saturated'
   | 'session_engine_gone'

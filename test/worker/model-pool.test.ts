@@ -18,6 +18,7 @@ function poolEngine(nodeId: string, engineId: string, overrides: Partial<PoolEng
     nodeId,
     engineId,
     url: `http://${nodeId}.test:8080`,
+    owner: 'operator',
     available: true,
     running: 0,
     waiting: 0,
@@ -81,6 +82,7 @@ describe('ModelPool leases', () => {
         nodeId: 'n1',
         engineId: 'e1',
         url: 'http://n1.test:8080',
+        owner: 'operator',
       },
     });
     expect(await inflight(pool)).toEqual({ 'n1/e1': 1 });

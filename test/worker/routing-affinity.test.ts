@@ -187,6 +187,7 @@ describe('prefix affinity', () => {
       nodeId,
       engineId: 'e',
       url: `http://${nodeId}.test`,
+      owner: 'operator',
       available: true,
       running: 0,
       waiting: 0,

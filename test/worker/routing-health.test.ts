@@ -31,6 +31,7 @@ function poolEngine(nodeId: string, fields: Partial<PoolEngine> = {}): PoolEngin
     nodeId,
     engineId: 'e',
     url: `http://${nodeId}.test:8080`,
+    owner: 'operator',
     available: true,
     running: 0,
     waiting: 0,

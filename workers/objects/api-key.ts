@@ -44,7 +44,14 @@ export interface AdmitInput {
 }
 
 export type Admission =
-  | { ok: true; keyId: string; tenantId: string; status: RateLimitStatus }
+  | {
+      ok: true;
+      keyId: string;
+      tenantId: string;
+      status: RateLimitStatus;
+      /** The only node owners whose engines may serve the call; null: any. */
+      trustedOwners: string[] | null;
+    }
   | { ok: false; reason: AuthFailure | 'not_an_api_key' }
   | { ok: false; reason: 'model_not_allowed'; tenantId: string }
   | { ok: false; reason: 'request_too_large'; tenantId: string; tokens: number; tpm: number }
@@ -167,7 +174,13 @@ export class ApiKey extends DurableObject<Env> {
     }
     this.save('limiter', this.limiter.snapshot());
     await this.ensureAlarm(now + EXPIRE_AFTER_MS);
-    return { ok: true, keyId: record.keyId, tenantId: record.tenantId, status: admitted.status };
+    return {
+      ok: true,
+      keyId: record.keyId,
+      tenantId: record.tenantId,
+      status: admitted.status,
+      trustedOwners: this.tenant.trustedOwners ?? null,
+    };
   }
 
   /**

@@ -33,6 +33,8 @@ export interface PoolEngine {
   nodeId: string;
   engineId: string;
   url: string;
+  /** Whose node it is (its node token's owner): tenants may trust only some owners. */
+  owner: string;
   /** Node healthy, not draining, engine ready. */
   available: boolean;
   running: number;
@@ -60,6 +62,8 @@ export interface PickRequest {
   route?: string;
   /** The one engine that may take the request (it stores the response the request names); never another. */
   pinnedEngine?: string;
+  /** Only engines of these node owners (the tenant's `trustedOwners`); absent: any owner's. */
+  owners?: string[];
 }
 
 export interface Lease {
@@ -68,6 +72,7 @@ export interface Lease {
   nodeId: string;
   engineId: string;
   url: string;
+  owner: string;
 }
 
 export type PickResult =
@@ -179,6 +184,10 @@ export class ModelPool extends DurableObject<Env> {
     if (request.route !== undefined && this.noEngineServes(request.route)) {
       return { ok: false, reason: 'route_not_served', retryAfterSeconds: 0 };
     }
+    const untrusted = this.enginesOfOtherOwners(request.owners);
+    if (untrusted.length > 0 && untrusted.length === this.engines.size) {
+      return { ok: false, reason: 'no_trusted_engine', retryAfterSeconds: 0 };
+    }
     // A pinned engine is a strict session of one request: that engine, or a refusal that says why.
     const session =
       request.pinnedEngine !== undefined
@@ -196,7 +205,7 @@ export class ModelPool extends DurableObject<Env> {
       overcommit: config.engineOvercommit,
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       turn: this.turn++,
-      exclude: new Set([...(request.exclude ?? []), ...this.enginesNotServing(request.route)]),
+      exclude: new Set([...(request.exclude ?? []), ...this.enginesNotServing(request.route), ...untrusted]),
       session,
       prefixMatches,
     });
@@ -296,8 +305,8 @@ export class ModelPool extends DurableObject<Env> {
     engine.leasesSinceReport += 1;
     engine.breaker = onLeaseGranted(engine.breaker, leaseId, now);
     this.scheduleSweep();
-    const { nodeId, engineId, url } = engine;
-    return { leaseId, engineKey, nodeId, engineId, url };
+    const { nodeId, engineId, url, owner } = engine;
+    return { leaseId, engineKey, nodeId, engineId, url, owner };
   }
 
   /** While leases are held, looks for silent ones every renewal period. Memory only, like the leases. */
@@ -418,6 +427,11 @@ export class ModelPool extends DurableObject<Env> {
     if (this.engines.size === 0) return false;
     for (const engine of this.engines.values()) if (servesRoute(engine.routes, route)) return false;
     return true;
+  }
+
+  private enginesOfOtherOwners(owners: string[] | undefined): string[] {
+    if (owners === undefined) return [];
+    return [...this.engines.values()].filter((e) => !owners.includes(e.owner)).map((e) => e.engineKey);
   }
 
   private enginesNotServing(route: string | undefined): string[] {

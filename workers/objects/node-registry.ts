@@ -298,6 +298,7 @@ function toPoolEngine(node: NodeRecord, engine: EngineReport): PoolEngine {
     nodeId: node.id,
     engineId: engine.id,
     url: node.url,
+    owner: scopeOfNode(node).owner,
     available: isAvailable(node, engine),
     running: engine.load?.running ?? 0,
     waiting: engine.load?.waiting ?? 0,

@@ -48,8 +48,9 @@ export async function presentedApiKey(
 }
 
 /**
- * Admits a call. `leases`, when the caller already sent the call's first pick to run alongside
- * admission: a refusal (or a failure to ask) gives that lease back unused.
+ * Admits a call. `leases`: the call's leases, told which node owners the tenant trusts; when
+ * the first pick already went out alongside admission, a refusal (or a failure to ask) gives
+ * that lease back unused.
  */
 export async function admitCall(
   env: Env,
@@ -76,6 +77,7 @@ export async function admitCall(
     leases?.abandon();
     throw refusal(admission, call.model);
   }
+  leases?.restrictTo(admission.trustedOwners);
   return {
     keyId: admission.keyId,
     tenantId: admission.tenantId,

@@ -42,9 +42,13 @@ const NOTHING_USED = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
  * The leases of a call on `model`. With `routing`, its first pick is sent at once, to overlap
  * with the key's admission; pass them to `admitCall` so a refusal gives that lease back.
  */
-export function leasesFor(c: Context<AppEnv>, model: string, routing?: PickRouting): EngineLeases {
+export function leasesFor(
+  c: Context<AppEnv>,
+  call: { model: string; keyId: string },
+  routing?: PickRouting,
+): EngineLeases {
   const leases = new EngineLeases(c.env, c.executionCtx, {
-    model,
+    ...call,
     clientSignal: c.req.raw.signal,
     requestId: c.get('requestId'),
   });

@@ -5,6 +5,11 @@
  * not depend on each other, so their round trips overlap; a refused admission returns the
  * lease unused (`abandon`). Every lease is renewed while held (renewal.ts).
  *
+ * A tenant may trust only some node owners; admission says which (`restrictTo`). The first
+ * pick goes out before that answer, filtered by what this key's last admission in this isolate
+ * said; a prefetched lease on an engine the answer does not trust is given back and picked
+ * again, so the restriction always holds and costs a second round trip only when it changed.
+ *
  * A held lease also listens for the client going away: when a client disconnects before the
  * response, workerd cancels the request's pending work, so code after an `await` may never
  * run — but the abort event of `request.signal` does. Lease ids are chosen here, before `pick`
@@ -24,6 +29,10 @@ export interface NodeLease extends Lease {
   credential: string;
 }
 export type LeasePick = { ok: true; lease: NodeLease } | Extract<PickResult, { ok: false }>;
+
+/** Each key's trusted owners as its last admission here said (null: any), for the next prefetch. */
+const ownersSeen = new Map<string, string[] | null>();
+const MAX_KEYS_SEEN = 10_000;
 type Pool = ReturnType<typeof modelPool>;
 
 export class EngineLeases {
@@ -33,13 +42,18 @@ export class EngineLeases {
   private readonly model: string;
   private readonly clientSignal: AbortSignal;
   private readonly requestId: string;
-  private prefetched: { held: HeldLease; picked: Promise<LeasePick> } | null = null;
+  private readonly keyId: string;
+  /** The node owners admission trusts with this call; undefined: any (or not yet known). */
+  private owners: string[] | undefined;
+  private prefetched: { held: HeldLease; picked: Promise<LeasePick>; owners: string[] | undefined } | null =
+    null;
 
   constructor(
     env: Env,
     ctx: { waitUntil(promise: Promise<unknown>): void },
-    call: { model: string; clientSignal: AbortSignal; requestId: string },
+    call: { model: string; keyId: string; clientSignal: AbortSignal; requestId: string },
   ) {
+    this.keyId = call.keyId;
     this.env = env;
     this.pool = modelPool(env, call.model);
     this.ctx = ctx;
@@ -50,27 +64,44 @@ export class EngineLeases {
 
   /** Sends the first pick now, to run alongside admission. */
   prefetch(routing: PickRouting): void {
+    const owners = ownersSeen.get(this.keyId) ?? undefined;
     const held = this.hold();
-    const picked = this.send(held, routing, []);
+    const picked = this.send(held, { ...routing, owners }, []);
     // Awaited by `pick`, or dropped by `abandon`: a failure is never unhandled.
     picked.catch(() => {});
-    this.prefetched = { held, picked };
+    this.prefetched = { held, picked, owners };
+  }
+
+  /** Admission's word on which node owners may serve this call (null: any). */
+  restrictTo(owners: string[] | null): void {
+    this.owners = owners ?? undefined;
+    if (ownersSeen.size >= MAX_KEYS_SEEN) ownersSeen.clear();
+    ownersSeen.set(this.keyId, owners);
   }
 
   /** A lease on an engine not in `exclude`, or the pool's refusal. */
   async pick(routing: PickRouting, exclude: string[]): Promise<{ held: HeldLease; picked: LeasePick }> {
     const prefetched = this.prefetched;
     this.prefetched = null;
-    if (prefetched && exclude.length === 0) return { held: prefetched.held, picked: await prefetched.picked };
+    if (prefetched && exclude.length === 0) {
+      const picked = await prefetched.picked;
+      if (sameOwners(prefetched.owners, this.owners) || (picked.ok && this.trusts(picked.lease.owner))) {
+        return { held: prefetched.held, picked };
+      }
+    }
     prefetched?.held.release('aborted');
     const held = this.hold();
-    return { held, picked: await this.send(held, routing, exclude) };
+    return { held, picked: await this.send(held, { ...routing, owners: this.owners }, exclude) };
   }
 
   /** The call will not be forwarded (admission refused it): a prefetched lease goes back unused. */
   abandon(): void {
     this.prefetched?.held.release('aborted');
     this.prefetched = null;
+  }
+
+  private trusts(owner: string): boolean {
+    return this.owners === undefined || this.owners.includes(owner);
   }
 
   private hold(): HeldLease {
@@ -125,6 +156,12 @@ export class EngineLeases {
       );
     }
   }
+}
+
+function sameOwners(a: string[] | undefined, b: string[] | undefined): boolean {
+  return (
+    a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((o, i) => o === b[i]))
+  );
 }
 
 /** One lease, from the moment its id is chosen until it goes back. */

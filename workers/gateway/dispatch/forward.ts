@@ -189,6 +189,12 @@ export function refusal(picked: Extract<PickResult, { ok: false }>, model: strin
       },
     );
   }
+  if (picked.reason === 'no_trusted_engine') {
+    return new ApiError(403, `No engine serving \`${model}\` belongs to a node owner this tenant trusts.`, {
+      param: 'model',
+      code: 'no_trusted_engine',
+    });
+  }
   if (picked.reason === 'unknown_model') {
     return new ApiError(404, `The model \`${model}\` does not exist or is not served here.`, {
       param: 'model',

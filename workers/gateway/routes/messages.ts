@@ -48,7 +48,7 @@ messageRoutes.post('/v1/messages', async function createMessage(c) {
     affinityKey: session ? `${key.id}:${session}` : undefined,
     prefixHashes: conversationPrefixHashes(fields),
   };
-  const leases = leasesFor(c, fields.model, routing);
+  const leases = leasesFor(c, { model: fields.model, keyId: key.id }, routing);
   const admitted = await admitCall(
     c.env,
     key,
@@ -77,7 +77,7 @@ messageRoutes.post('/v1/messages/count_tokens', async function countTokens(c) {
   const { bytes, fields } = await readJsonBody(c.req.raw, CountTokensSchema, config.maxJsonBodyBytes);
   // Counting generates nothing and is answered by the engine's API server: it costs no tokens.
   const routing = { route: engineRoute('POST', '/v1/messages/count_tokens') };
-  const leases = leasesFor(c, fields.model, routing);
+  const leases = leasesFor(c, { model: fields.model, keyId: key.id }, routing);
   const admitted = await admitCall(c.env, key, { model: fields.model, tokens: 0, capped: true }, leases);
   return forwardAdmitted(c, admitted, {
     model: fields.model,

@@ -40,6 +40,7 @@ for (const route of OPENAI_ROUTES) {
     const clientSignal = c.req.raw.signal;
     const leases = new EngineLeases(c.env, c.executionCtx, {
       model,
+      keyId: key.id,
       clientSignal,
       requestId: c.get('requestId'),
     });

@@ -45,6 +45,7 @@ realtimeRoutes.get('/v1/realtime', async function proxyRealtime(c) {
   }
   const leases = new EngineLeases(c.env, c.executionCtx, {
     model,
+    keyId: key.id,
     // A socket outlives its upgrade request: it ends with the socket, not with that request.
     clientSignal: new AbortController().signal,
     requestId: c.get('requestId'),

@@ -54,7 +54,11 @@ responseRoutes.post('/v1/responses', async function createResponse(c) {
     prefixHashes: promptPrefixHashes(fields),
   };
   // A continuation goes to the engine that stores its predecessor, known only once it is looked up.
-  const leases = leasesFor(c, fields.model, previousId === undefined ? freshRouting : undefined);
+  const leases = leasesFor(
+    c,
+    { model: fields.model, keyId: key.id },
+    previousId === undefined ? freshRouting : undefined,
+  );
   const [admitted, previous] = await Promise.all([
     admitCall(
       c.env,
@@ -132,7 +136,8 @@ async function forwardToStoredResponse(
     await authenticatedApiKey(c.env, key);
     throw unknownResponse(responseId);
   }
-  const admitted = await admitCall(c.env, key, { model: stored.model, tokens: 0, capped: true });
+  const leases = leasesFor(c, { model: stored.model, keyId: key.id });
+  const admitted = await admitCall(c.env, key, { model: stored.model, tokens: 0, capped: true }, leases);
   if (stored.tenantId !== admitted.tenantId) {
     settleUnforwarded(c, admitted, stored.model, 404);
     throw unknownResponse(responseId);
@@ -147,7 +152,7 @@ async function forwardToStoredResponse(
     // The stored response's usage was charged when it was made.
     charged: false,
     routing: { route: engineRoute(method, `/v1/responses/:id${suffix}`), pinnedEngine: stored.engineKey },
-    leases: leasesFor(c, stored.model),
+    leases,
     refusalFor: storedEngineRefusal(stored, null),
     onEnd: (ending) => {
       if (method === 'DELETE' && ending.status >= 200 && ending.status < 300) {
