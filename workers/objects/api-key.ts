@@ -314,7 +314,8 @@ export class ApiKey extends DurableObject<Env> {
 
   private save(name: string, value: unknown): void {
     this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO key_state (name, data) VALUES (?, ?)',
+      // An upsert writes one row; INSERT OR REPLACE writes two (the row and its key index).
+      'INSERT INTO key_state (name, data) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET data = excluded.data',
       name,
       JSON.stringify(value),
     );

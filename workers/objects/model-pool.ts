@@ -163,7 +163,8 @@ export class ModelPool extends DurableObject<Env> {
       });
       this.ensureTables();
       this.ctx.storage.sql.exec(
-        'INSERT OR REPLACE INTO engines (engine_key, node_id, data) VALUES (?, ?, ?)',
+        `INSERT INTO engines (engine_key, node_id, data) VALUES (?, ?, ?)
+           ON CONFLICT (engine_key) DO UPDATE SET node_id = excluded.node_id, data = excluded.data`,
         key,
         nodeId,
         JSON.stringify(engine),

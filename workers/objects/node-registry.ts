@@ -224,7 +224,8 @@ export class NodeRegistry extends DurableObject<Env> {
   private async save(node: NodeRecord, previousEngines: EngineReport[]): Promise<void> {
     this.nodes.set(node.id, node);
     this.ctx.storage.sql.exec(
-      'INSERT OR REPLACE INTO nodes (id, data) VALUES (?, ?)',
+      // An upsert writes one row; INSERT OR REPLACE writes two (the row and its key index).
+      'INSERT INTO nodes (id, data) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET data = excluded.data',
       node.id,
       JSON.stringify(node),
     );
