@@ -70,11 +70,11 @@ export async function admitCall(
       capped: call.capped,
     });
   } catch (err) {
-    leases?.abandon();
+    leases?.abandon(0);
     throw err;
   }
   if (!admission.ok) {
-    leases?.abandon();
+    leases?.abandon(admission.reason === 'rate_limited' ? admission.retryAfterMs : undefined);
     throw refusal(admission, call.model);
   }
   leases?.restrictTo(admission.trustedOwners);

@@ -3,7 +3,11 @@
  *
  * The first pick can start before the key's admission has answered (`prefetch`): the two do
  * not depend on each other, so their round trips overlap; a refused admission returns the
- * lease unused (`abandon`). Every lease is renewed while held (renewal.ts).
+ * lease unused (`abandon`). A key refused lately does not prefetch until its refusal's
+ * retry-after has passed, so a client hammering past its limits holds no engine slots; and a
+ * prefetched pick refused for want of capacity is asked again after admission, so a lease
+ * briefly held by another refused call never turns into a refusal for an admitted one.
+ * Every lease is renewed while held (renewal.ts).
  *
  * A tenant may trust only some node owners; admission says which (`restrictTo`). The first
  * pick goes out before that answer, filtered by what this key's last admission in this isolate
@@ -21,7 +25,7 @@ import { callWithRetry, modelPool } from '../../objects/stubs.ts';
 import { nodeCredential } from '../gateway-secret.ts';
 import { clientClosed } from './forward.ts';
 import { keepRenewing } from './renewal.ts';
-import { isServedModel } from './served-models.ts';
+import { mayBeServed } from './served-models.ts';
 
 export type PickRouting = Omit<PickRequest, 'leaseId' | 'exclude'>;
 /** A lease with what it takes to call its node: the node's credential, derived, never stored. */
@@ -30,9 +34,16 @@ export interface NodeLease extends Lease {
 }
 export type LeasePick = { ok: true; lease: NodeLease } | Extract<PickResult, { ok: false }>;
 
-/** Each key's trusted owners as its last admission here said (null: any), for the next prefetch. */
-const ownersSeen = new Map<string, string[] | null>();
+/**
+ * What each key's last admission in this isolate said, for its next prefetch: the owners it
+ * trusts (null: any), and until when a refusal stands (0: admitted).
+ */
+const keysSeen = new Map<string, { owners: string[] | null; refusedUntil: number }>();
 const MAX_KEYS_SEEN = 10_000;
+/** How long a refusal without a retry-after (a bad key, a model not allowed) stops prefetching. */
+const REFUSAL_STANDS_MS = 10_000;
+/** Refusals that say nothing of the call: after admission, the pick is worth asking again. */
+const CAPACITY_REFUSALS = new Set(['engines_saturated', 'no_available_engine']);
 type Pool = ReturnType<typeof modelPool>;
 
 export class EngineLeases {
@@ -62,9 +73,11 @@ export class EngineLeases {
     this.requestId = call.requestId;
   }
 
-  /** Sends the first pick now, to run alongside admission. */
+  /** Sends the first pick now, to run alongside admission — unless this key was refused lately. */
   prefetch(routing: PickRouting): void {
-    const owners = ownersSeen.get(this.keyId) ?? undefined;
+    const seen = keysSeen.get(this.keyId);
+    if (seen && Date.now() < seen.refusedUntil) return;
+    const owners = seen?.owners ?? undefined;
     const held = this.hold();
     const picked = this.send(held, { ...routing, owners }, []);
     // Awaited by `pick`, or dropped by `abandon`: a failure is never unhandled.
@@ -75,8 +88,7 @@ export class EngineLeases {
   /** Admission's word on which node owners may serve this call (null: any). */
   restrictTo(owners: string[] | null): void {
     this.owners = owners ?? undefined;
-    if (ownersSeen.size >= MAX_KEYS_SEEN) ownersSeen.clear();
-    ownersSeen.set(this.keyId, owners);
+    remember(this.keyId, { owners, refusedUntil: 0 });
   }
 
   /** A lease on an engine not in `exclude`, or the pool's refusal. */
@@ -85,19 +97,25 @@ export class EngineLeases {
     this.prefetched = null;
     if (prefetched && exclude.length === 0) {
       const picked = await prefetched.picked;
-      if (sameOwners(prefetched.owners, this.owners) || (picked.ok && this.trusts(picked.lease.owner))) {
-        return { held: prefetched.held, picked };
-      }
+      const current = picked.ok
+        ? sameOwners(prefetched.owners, this.owners) || this.trusts(picked.lease.owner)
+        : sameOwners(prefetched.owners, this.owners) && !CAPACITY_REFUSALS.has(picked.reason);
+      if (current) return { held: prefetched.held, picked };
     }
     prefetched?.held.release('aborted');
     const held = this.hold();
     return { held, picked: await this.send(held, { ...routing, owners: this.owners }, exclude) };
   }
 
-  /** The call will not be forwarded (admission refused it): a prefetched lease goes back unused. */
-  abandon(): void {
+  /**
+   * The call will not be forwarded (admission refused it, for `retryAfterMs` when it said):
+   * a prefetched lease goes back unused, and the key's next calls here stop prefetching.
+   */
+  abandon(retryAfterMs?: number): void {
     this.prefetched?.held.release('aborted');
     this.prefetched = null;
+    const owners = keysSeen.get(this.keyId)?.owners ?? null;
+    remember(this.keyId, { owners, refusedUntil: Date.now() + (retryAfterMs ?? REFUSAL_STANDS_MS) });
   }
 
   private trusts(owner: string): boolean {
@@ -113,7 +131,7 @@ export class EngineLeases {
   }
 
   private async send(held: HeldLease, routing: PickRouting, exclude: string[]): Promise<LeasePick> {
-    const served = await isServedModel(this.env, this.model).catch((err: unknown) => {
+    const served = await mayBeServed(this.env, this.model).catch((err: unknown) => {
       held.refused();
       throw err;
     });
@@ -156,6 +174,11 @@ export class EngineLeases {
       );
     }
   }
+}
+
+function remember(keyId: string, seen: { owners: string[] | null; refusedUntil: number }): void {
+  if (keysSeen.size >= MAX_KEYS_SEEN && !keysSeen.has(keyId)) keysSeen.clear();
+  keysSeen.set(keyId, seen);
 }
 
 function sameOwners(a: string[] | undefined, b: string[] | undefined): boolean {

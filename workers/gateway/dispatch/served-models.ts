@@ -3,13 +3,14 @@
  * its own storage, and a call naming a model nobody serves must not create one (a stream of
  * made-up names would otherwise leave an object behind for each). Names seen served are kept
  * per isolate, so a served model costs nothing here; an unknown name costs one read-only call
- * to the registry, at most `MISSES_PER_SECOND` a second per isolate — past that, unknown names
- * are refused without asking (a flood of them is not traffic worth the registry's time).
+ * to the registry. Past `MISSES_PER_SECOND` unknown names a second in one isolate — a burst of
+ * first calls to a model just registered, or a flood of made-up names, which only admitted
+ * keys within their rate limits can send — the registry is spared and the pool answers itself.
  * A name served once and gone since is refused by its pool, which exists already.
  */
 import { registry } from '../../objects/stubs.ts';
 
-const MISSES_PER_SECOND = 50;
+const MISSES_PER_SECOND = 100;
 /** Past this many names (a fleet serves far fewer), the set starts over. */
 const MAX_KNOWN = 10_000;
 
@@ -17,14 +18,15 @@ const known = new Set<string>();
 let windowStart = 0;
 let missesInWindow = 0;
 
-export async function isServedModel(env: Env, model: string): Promise<boolean> {
+/** False when no registered node serves `model`; true when one does, or when the pool must say. */
+export async function mayBeServed(env: Env, model: string): Promise<boolean> {
   if (known.has(model)) return true;
   const now = Date.now();
   if (now - windowStart >= 1000) {
     windowStart = now;
     missesInWindow = 0;
   }
-  if (++missesInWindow > MISSES_PER_SECOND) return false;
+  if (++missesInWindow > MISSES_PER_SECOND) return true;
   if (!(await registry(env).servesModel(model))) return false;
   if (known.size >= MAX_KNOWN) known.clear();
   known.add(model);
