@@ -73,7 +73,7 @@ const Port = z.number().int().min(1).max(65535);
 const HttpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 const EngineSchema = z.strictObject({
-  id: EngineReportSchema.shape.id.optional(),
+  id: z.optional(EngineReportSchema.shape.id),
   kind: z.enum(ENGINE_KINDS),
   model: z.string().min(1),
   servedModelName: z.string().min(1).max(256).optional(),

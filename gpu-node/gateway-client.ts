@@ -188,7 +188,7 @@ export class GatewayClient {
   private post<T>(
     path: string,
     token: string,
-    request: { body: unknown; answer: z.ZodType<T>; signal?: AbortSignal },
+    request: { body: unknown; answer: z.core.$ZodType<T>; signal?: AbortSignal },
   ): Promise<T> {
     const { gatewayUrl } = this.options;
     return callGateway({ gatewayUrl, path, token, timeoutMs: this.timings.requestTimeoutMs, ...request });

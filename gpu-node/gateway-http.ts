@@ -3,7 +3,7 @@
  * (`check`'s dry run, `status`): JSON both ways, a bounded wait, and every failure a
  * GatewayError saying whether the gateway answered (status, OpenAI-shaped `code`) or not at all.
  */
-import type { z } from 'zod';
+import * as z from 'zod';
 import { withDeadline } from './deadline.ts';
 import { type PlainAnswer, plainRequest } from './plain-http.ts';
 
@@ -29,7 +29,7 @@ export interface GatewayRequest<T> {
   /** POSTed as JSON; a GET when absent. */
   body?: unknown;
   /** What a 2xx answer must look like. */
-  answer: z.ZodType<T>;
+  answer: z.core.$ZodType<T>;
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -59,7 +59,7 @@ export async function callGateway<T>(request: GatewayRequest<T>): Promise<T> {
     const { message, code } = readErrorBody(text);
     throw new GatewayError(`${path} answered ${status}: ${message ?? statusText}`, { status, code });
   }
-  const parsed = request.answer.safeParse(safeJson(text));
+  const parsed = z.safeParse(request.answer, safeJson(text));
   if (parsed.success) return parsed.data;
   throw new GatewayError(`${path} answered with an unexpected body`, {
     status,

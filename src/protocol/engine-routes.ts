@@ -6,8 +6,7 @@
  * reports no list is of unknown capability (an older agent, an external server): every route is
  * tried on it, and the engine's own answer says whether it serves it.
  */
-// Classic zod like node-api.ts, which builds on this schema; a namespace import, for the bundler.
-import * as z from 'zod';
+import * as z from '../zod-mini.ts';
 
 export const ENGINE_ROUTE_METHODS = ['GET', 'POST', 'DELETE'] as const;
 export type EngineRouteMethod = (typeof ENGINE_ROUTE_METHODS)[number];
@@ -17,15 +16,14 @@ export type EngineRoute = `${EngineRouteMethod} /${string}`;
 
 export const EngineRouteSchema = z
   .string()
-  .regex(
-    /^(GET|POST|DELETE) \/[A-Za-z0-9_./:-]{0,120}$/,
-    'expected "METHOD /path"',
-  ) as z.ZodType<EngineRoute>;
+  .check(
+    z.regex(/^(GET|POST|DELETE) \/[A-Za-z0-9_./:-]{0,120}$/, 'expected "METHOD /path"'),
+  ) as z.ZodMiniType<EngineRoute>;
 
 /** An engine serves at most this many routes (vLLM, the largest surface, serves about forty). */
 export const MAX_ENGINE_ROUTES = 128;
 
-export const EngineRoutesSchema = z.array(EngineRouteSchema).max(MAX_ENGINE_ROUTES);
+export const EngineRoutesSchema = z.array(EngineRouteSchema).check(z.maxLength(MAX_ENGINE_ROUTES));
 
 export function engineRoute(method: EngineRouteMethod, path: string): EngineRoute {
   return `${method} ${path}` as EngineRoute;

@@ -18,10 +18,7 @@
  *   The method is the client's (POST; GET and DELETE on stored responses), and a WebSocket
  *   upgrade (`GET /v1/realtime`) is passed through to the engine the same way.
  */
-// zod's classic API, unlike the Worker's other schemas (src/zod-mini.ts): the agent calls classic
-// methods on these (`EngineReportSchema.shape.id.optional()`) and types its calls with them. A
-// namespace import, so the bundler keeps only what is used and none of zod's locales.
-import * as z from 'zod';
+import * as z from '../zod-mini.ts';
 import { EngineRoutesSchema } from './engine-routes.ts';
 
 export const ENGINE_KINDS = ['vllm', 'sglang', 'lmdeploy', 'llamacpp', 'external', 'sim'] as const;
@@ -43,57 +40,60 @@ export const ENGINE_HEADER = 'x-switchyard-engine';
 
 /** Load scraped from an engine's /metrics, normalized across engines. */
 export const EngineLoadSchema = z.object({
-  running: z.number().nonnegative(),
-  waiting: z.number().nonnegative(),
+  running: z.number().check(z.nonnegative()),
+  waiting: z.number().check(z.nonnegative()),
   /** 0..1 share of the KV cache in use. */
-  kvCacheUsage: z.number().min(0).max(1),
+  kvCacheUsage: z.number().check(z.gte(0), z.lte(1)),
 });
 export type EngineLoad = z.infer<typeof EngineLoadSchema>;
 
 export const EngineReportSchema = z.object({
   /** Unique within the node; the agent routes on it (`x-switchyard-engine`). */
-  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/),
+  id: z.string().check(z.regex(/^[A-Za-z0-9._-]{1,64}$/)),
   kind: z.enum(ENGINE_KINDS),
   /** The name clients put in `model`. */
-  model: z.string().min(1).max(256),
+  model: z.string().check(z.minLength(1), z.maxLength(256)),
   state: z.enum(ENGINE_STATES),
   /** Null until the first successful scrape. */
-  load: EngineLoadSchema.nullable(),
+  load: z.nullable(EngineLoadSchema),
   /** Requests the engine can run at once (its batch slots); used as capacity. */
-  maxConcurrency: z.number().int().positive(),
-  restarts: z.number().int().nonnegative().default(0),
+  maxConcurrency: z.int().check(z.positive()),
+  restarts: z._default(z.int().check(z.nonnegative()), 0),
   /** Last lines of the engine's log, for the dashboard when it misbehaves. */
-  lastLogLines: z.array(z.string().max(2000)).max(50).default([]),
+  lastLogLines: z._default(z.array(z.string().check(z.maxLength(2000))).check(z.maxLength(50)), []),
   /**
    * The routes the engine serves (`POST /v1/messages`, `GET /v1/responses/:id`; see
    * engine-routes.ts), as the agent's adapter declares them for its kind. Absent (older agents,
    * external servers): unknown, and the gateway tries every route on it.
    */
-  routes: EngineRoutesSchema.optional(),
+  routes: z.optional(EngineRoutesSchema),
   /** The context length the engine reports (vLLM's `max_model_len` in its model list), if it does. */
-  maxModelLen: z.number().int().positive().optional(),
+  maxModelLen: z.optional(z.int().check(z.positive())),
 });
 export type EngineReport = z.infer<typeof EngineReportSchema>;
 
 /** One GPU as `nvidia-smi` reports it; null where it said `[N/A]`. */
 export const GpuStatSchema = z.object({
-  index: z.number().int().nonnegative(),
+  index: z.int().check(z.nonnegative()),
   uuid: z.string(),
   name: z.string(),
-  memoryUsedMiB: z.number().nullable(),
-  memoryTotalMiB: z.number().nullable(),
-  utilizationPct: z.number().nullable(),
-  temperatureC: z.number().nullable(),
+  memoryUsedMiB: z.nullable(z.number()),
+  memoryTotalMiB: z.nullable(z.number()),
+  utilizationPct: z.nullable(z.number()),
+  temperatureC: z.nullable(z.number()),
 });
 export type GpuStat = z.infer<typeof GpuStatSchema>;
 
+const engines = z.array(EngineReportSchema).check(z.maxLength(64));
+const gpus = z._default(z.array(GpuStatSchema).check(z.maxLength(64)), []);
+
 export const RegisterRequestSchema = z.object({
-  name: z.string().min(1).max(128),
+  name: z.string().check(z.minLength(1), z.maxLength(128)),
   /** The base URL the gateway uses to reach this node's agent proxy. */
   url: z.url({ protocol: /^https?$/ }),
-  agentVersion: z.string().max(64).default('unknown'),
-  engines: z.array(EngineReportSchema).max(64),
-  gpus: z.array(GpuStatSchema).max(64).default([]),
+  agentVersion: z._default(z.string().check(z.maxLength(64)), 'unknown'),
+  engines,
+  gpus,
 });
 export type RegisterRequest = z.input<typeof RegisterRequestSchema>;
 
@@ -101,14 +101,11 @@ export const RegisterResponseSchema = z.object({
   nodeId: z.string(),
   /** Presented by the gateway on every call to the node, and by the agent on heartbeats. */
   credential: z.string(),
-  heartbeatIntervalMs: z.number().int().positive(),
+  heartbeatIntervalMs: z.int().check(z.positive()),
 });
 export type RegisterResponse = z.infer<typeof RegisterResponseSchema>;
 
-export const HeartbeatRequestSchema = z.object({
-  engines: z.array(EngineReportSchema).max(64),
-  gpus: z.array(GpuStatSchema).max(64).default([]),
-});
+export const HeartbeatRequestSchema = z.object({ engines, gpus });
 export type HeartbeatRequest = z.input<typeof HeartbeatRequestSchema>;
 
 export const HeartbeatResponseSchema = z.object({
@@ -128,19 +125,19 @@ export const NODE_UNKNOWN_CODE = 'node_unknown';
  */
 export const DryRunResponseSchema = z.object({
   ok: z.literal(true),
-  heartbeatIntervalMs: z.number().int().positive(),
-  sameName: z
-    .object({ nodeId: z.string(), status: z.enum(['healthy', 'unhealthy']), lastSeenAt: z.number() })
-    .nullable(),
+  heartbeatIntervalMs: z.int().check(z.positive()),
+  sameName: z.nullable(
+    z.object({ nodeId: z.string(), status: z.enum(['healthy', 'unhealthy']), lastSeenAt: z.number() }),
+  ),
 });
 export type DryRunResponse = z.infer<typeof DryRunResponseSchema>;
 
 /** One engine of `GET /nodes/self`: its last report, and whether the model's pool routes to it now. */
-export const NodeStatusEngineSchema = EngineReportSchema.extend({
+export const NodeStatusEngineSchema = z.extend(EngineReportSchema, {
   /** The pool would lease this engine now: node healthy and not draining, engine ready. */
   routable: z.boolean(),
   /** Requests the pool has leased to this engine and not yet had back. */
-  inflight: z.number().int().nonnegative(),
+  inflight: z.int().check(z.nonnegative()),
 });
 
 /** What the gateway holds about the calling node (`gpu-node status`). Times are epoch ms. */

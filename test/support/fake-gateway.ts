@@ -149,7 +149,7 @@ function parseJson(text: string): unknown {
 }
 
 /** The 400 the real gateway gives a body that is not a JSON object or fails `schema`, or null. */
-function bodyError(text: string, schema: z.ZodType): ApiError | null {
+function bodyError(text: string, schema: z.core.$ZodType): ApiError | null {
   try {
     parseJsonBody(new TextEncoder().encode(text), schema);
     return null;
