@@ -677,7 +677,7 @@ function printObjectCalls(
     rows,
   );
   console.log(
-    `  per request: ${totals.onPath.toFixed(2)} calls awaited on the latency path (one after the other: admission, then the pick), ${totals.offPath.toFixed(2)} after the response; ${totals.rowsRead.toFixed(2)} rows read, ${totals.rowsWritten.toFixed(2)} rows written`,
+    `  per request: ${totals.onPath.toFixed(2)} calls awaited on the latency path (sent together: admission and the pick), ${totals.offPath.toFixed(2)} after the response; ${totals.rowsRead.toFixed(2)} rows read, ${totals.rowsWritten.toFixed(2)} rows written`,
   );
   const bg = Object.entries(background.counters.calls)
     .map(([method, n]) => `${method} ${(n / background.seconds).toFixed(2)}/s`)

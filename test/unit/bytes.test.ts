@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { concatBytes, readCapped } from '../../src/bytes.ts';
+import { cutAt } from '../support/bytes.ts';
 
 /**
  * A stream that yields `chunks` one per read, only when asked (high-water mark 0), and records
@@ -30,18 +31,6 @@ function source(chunks: Uint8Array[]) {
   return { stream, state };
 }
 
-/** Cuts `bytes` at the given offsets; repeated offsets make empty chunks, which streams allow. */
-function cut(bytes: Uint8Array, offsets: number[]): Uint8Array[] {
-  const points = offsets.map((o) => o % (bytes.length + 1)).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.slice(start, point));
-    start = point;
-  }
-  return chunks;
-}
-
 const body = fc.uint8Array({ maxLength: 300 });
 const offsets = fc.array(fc.nat(), { maxLength: 12 });
 const cap = fc.nat({ max: 320 });
@@ -50,7 +39,7 @@ describe('readCapped', () => {
   it('returns every byte, not over the limit, when the stream fits under or at the cap', async () => {
     await fc.assert(
       fc.asyncProperty(body, offsets, fc.nat({ max: 20 }), async (bytes, cuts, slack) => {
-        const { stream, state } = source(cut(bytes, cuts));
+        const { stream, state } = source(cutAt(bytes, cuts));
         const read = await readCapped(stream, bytes.length + slack);
         expect(read.overLimit).toBe(false);
         expect(read.bytes).toEqual(bytes);
@@ -67,7 +56,7 @@ describe('readCapped', () => {
         fc.nat(),
         async (bytes, cuts, capSeed) => {
           const max = capSeed % bytes.length; // 0 … length - 1: always over
-          const chunks = cut(bytes, cuts);
+          const chunks = cutAt(bytes, cuts);
           const { stream, state } = source(chunks);
           const read = await readCapped(stream, max);
           expect(read.overLimit).toBe(true);
@@ -85,7 +74,7 @@ describe('readCapped', () => {
   it('agrees with slicing for any body, chunking and cap', async () => {
     await fc.assert(
       fc.asyncProperty(body, offsets, cap, async (bytes, cuts, max) => {
-        const { stream, state } = source(cut(bytes, cuts));
+        const { stream, state } = source(cutAt(bytes, cuts));
         const read = await readCapped(stream, max);
         const over = bytes.length > max;
         expect(read).toEqual({ bytes: over ? bytes.slice(0, max) : bytes, overLimit: over });

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ModelFieldScanner } from '../../src/multipart/model-field-scanner.ts';
 import { dispositionNames } from '../../src/multipart/part-headers.ts';
+import { cutAt } from '../support/bytes.ts';
 
 const enc = new TextEncoder();
 const BOUNDARY = 'b0undary-42';
@@ -21,18 +22,6 @@ function outcome(chunks: Uint8Array[]): string {
     return `refused: ${(error as Error).message}`;
   }
   return model ?? 'no model yet';
-}
-
-/** Cuts `bytes` at the given offsets. */
-function cut(bytes: Uint8Array, offsets: number[]): Uint8Array[] {
-  const points = [...new Set(offsets.map((o) => o % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.slice(start, point));
-    start = point;
-  }
-  return chunks;
 }
 
 interface Part {
@@ -100,7 +89,7 @@ describe('ModelFieldScanner', () => {
     fc.assert(
       fc.property(fc.array(part, { maxLength: 5 }), offsets, (parts, cuts) => {
         const body = form(parts);
-        expect(outcome(cut(body, cuts))).toBe(outcome([body]));
+        expect(outcome(cutAt(body, cuts))).toBe(outcome([body]));
       }),
       { numRuns: 2_000 },
     );
@@ -117,7 +106,7 @@ describe('ModelFieldScanner', () => {
         (files, disposition, name, at, cuts) => {
           const parts = [...files];
           parts.splice(at % (files.length + 1), 0, { disposition, value: name });
-          expect(outcome(cut(form(parts), cuts))).toBe(name);
+          expect(outcome(cutAt(form(parts), cuts))).toBe(name);
         },
       ),
       { numRuns: 2_000 },
@@ -134,7 +123,7 @@ describe('ModelFieldScanner', () => {
         offsets,
         (first, disposition, second, file, cuts) => {
           const parts = [modelPart(first), ...(file ? [file] : []), { disposition, value: second }];
-          expect(outcome(cut(form(parts), cuts))).toMatch(/more than one `model` field/);
+          expect(outcome(cutAt(form(parts), cuts))).toMatch(/more than one `model` field/);
         },
       ),
       { numRuns: 1_000 },
@@ -156,8 +145,8 @@ describe('ModelFieldScanner', () => {
         offsets,
         (parts, cuts) => {
           const body = form(parts);
-          expect(outcome(cut(body.slice(0, -2 - BOUNDARY.length - 4), cuts))).toBe('no model yet');
-          expect(outcome(cut(body, cuts))).toMatch(/no `model` field/);
+          expect(outcome(cutAt(body.slice(0, -2 - BOUNDARY.length - 4), cuts))).toBe('no model yet');
+          expect(outcome(cutAt(body, cuts))).toMatch(/no `model` field/);
         },
       ),
     );
@@ -170,7 +159,7 @@ describe('ModelFieldScanner', () => {
       .filter((text) => text.length > 0 && !text.includes('\r\n--'));
     fc.assert(
       fc.property(name, offsets, (model, cuts) => {
-        expect(outcome(cut(form([modelPart(model)]), cuts))).toBe(model);
+        expect(outcome(cutAt(form([modelPart(model)]), cuts))).toBe(model);
       }),
     );
     expect(outcome([form([modelPart('modèle-€-\u0085')])])).toBe('modèle-€-\u0085');

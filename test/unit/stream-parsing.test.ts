@@ -6,21 +6,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ModelFieldScanner } from '../../src/multipart/model-field-scanner.ts';
 import { EventFramer } from '../../src/sse/event-framer.ts';
+import { cutAt } from '../support/bytes.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-/** Cuts `bytes` at the given offsets. */
-function cut(bytes: Uint8Array, offsets: number[]): Uint8Array[] {
-  const points = [...new Set(offsets.map((o) => o % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let start = 0;
-  for (const point of [...points, bytes.length]) {
-    chunks.push(bytes.slice(start, point));
-    start = point;
-  }
-  return chunks;
-}
 
 describe('EventFramer', () => {
   const events = fc.array(
@@ -37,7 +26,7 @@ describe('EventFramer', () => {
         const text = list.map((e) => (e.crlf ? `data: ${e.data}\r\n\r\n` : `data: ${e.data}\n\n`)).join('');
         const framer = new EventFramer();
         let out = '';
-        for (const chunk of cut(enc.encode(text), offsets)) {
+        for (const chunk of cutAt(enc.encode(text), offsets)) {
           const passed = dec.decode(framer.push(chunk));
           if (passed) expect(/(\n\n|\r\n\r\n)$/.test(passed)).toBe(true);
           out += passed;
@@ -79,7 +68,7 @@ describe('ModelFieldScanner', () => {
           if (modelFirst) parts.reverse();
           const scanner = new ModelFieldScanner(boundary);
           let found: string | null = null;
-          for (const chunk of cut(enc.encode(form(parts)), offsets)) found ??= scanner.push(chunk);
+          for (const chunk of cutAt(enc.encode(form(parts)), offsets)) found ??= scanner.push(chunk);
           expect(found).toBe('whisper-large-v3');
         },
       ),

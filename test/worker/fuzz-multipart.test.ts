@@ -17,6 +17,7 @@ import {
   serveEngines,
   uniqueModel,
 } from './helpers.ts';
+import { joinBytes } from '../support/bytes.ts';
 
 const PATHS = ['/v1/audio/transcriptions', '/v1/audio/translations'] as const;
 /** MAX_UPLOAD_BYTES in the worker tests' config. */
@@ -44,16 +45,6 @@ afterAll(async () => {
 
 type Part = { name: string; value: Uint8Array; filename?: string };
 
-function concat(pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return out;
-}
-
 function form(parts: Part[], { boundary = BOUNDARY, closed = true } = {}): Uint8Array {
   const pieces: Uint8Array[] = [];
   for (const part of parts) {
@@ -68,7 +59,7 @@ function form(parts: Part[], { boundary = BOUNDARY, closed = true } = {}): Uint8
     );
   }
   if (closed) pieces.push(enc.encode(`--${boundary}--\r\n`));
-  return concat(pieces);
+  return joinBytes(pieces);
 }
 
 /**
@@ -129,7 +120,7 @@ const fileBytes = fc
     fc.integer({ min: 0, max: 200_000 }),
   )
   .map(([noise, trap, padding]) =>
-    concat([noise, enc.encode(trap), new Uint8Array(padding).fill(0x61), noise]),
+    joinBytes([noise, enc.encode(trap), new Uint8Array(padding).fill(0x61), noise]),
   )
   .filter((bytes) => !`\r\n${latin1(bytes)}`.includes(`\r\n--${BOUNDARY}`));
 const unknownModel = fc
@@ -196,7 +187,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
         chunkSizes,
         async (route, file, value, sizes) => {
           const head = form([{ name: 'file', value: file, filename: 'a.wav' }], { closed: false });
-          const body = concat([
+          const body = joinBytes([
             head,
             enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\n${value}`),
           ]);
@@ -323,7 +314,7 @@ describe('fuzzing the multipart upload routes', { timeout: 60_000 }, () => {
       });
     // A model part's headers inside a file are the file's bytes: the real part names another
     // model, which this key may not use.
-    const spoofedInFile = concat([
+    const spoofedInFile = joinBytes([
       enc.encode(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.wav"\r\n\r\n`),
       enc.encode(`RIFF Content-Disposition: form-data; name="model"\r\n\r\n${served}`),
       enc.encode(`\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="model"\r\n\r\nsecret-adapter`),

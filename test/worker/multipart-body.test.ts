@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { readMultipartModel } from '../../workers/gateway/dispatch/multipart-body.ts';
+import { joinBytes } from '../support/bytes.ts';
 
 const enc = new TextEncoder();
 const BOUNDARY = 'cut-b0undary';
@@ -68,7 +69,11 @@ describe('the upload stream the engine reads', () => {
   });
 
   it('ends, without an error, at a second model part, and says 400 param model', async () => {
-    const second = concat(enc.encode('\r\n'), modelPart('secret-adapter'), enc.encode(`--${BOUNDARY}--\r\n`));
+    const second = joinBytes([
+      enc.encode('\r\n'),
+      modelPart('secret-adapter'),
+      enc.encode(`--${BOUNDARY}--\r\n`),
+    ]);
     const body = await readMultipartModel(upload([modelPart('whisper-1'), fileHead], 50_000, second), CAP);
     const read = await drain(body.stream);
     expect(typeof read).toBe('number');
@@ -83,13 +88,3 @@ describe('the upload stream the engine reads', () => {
     expect(body.overLimit()).toMatchObject({ status: 400, code: 'client_closed_request' });
   });
 });
-
-function concat(...pieces: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-  let offset = 0;
-  for (const piece of pieces) {
-    out.set(piece, offset);
-    offset += piece.byteLength;
-  }
-  return out;
-}

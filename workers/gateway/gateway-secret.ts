@@ -10,8 +10,8 @@ import { directory } from '../objects/stubs.ts';
 const secrets = new WeakMap<object, Promise<string>>();
 /** Derived credentials by node id, per Directory namespace: one HMAC per node per isolate. */
 const nodeCredentials = new WeakMap<object, Map<string, string>>();
-/** Past this many nodes the cache starts over (a fleet has far fewer). */
-const MAX_CACHED_NODES = 10_000;
+/** Past this many entries a cache starts over. */
+const MAX_CACHED = 10_000;
 
 function gatewaySecret(env: Env): Promise<string> {
   let secret = secrets.get(env.DIRECTORY);
@@ -24,9 +24,18 @@ function gatewaySecret(env: Env): Promise<string> {
   return secret;
 }
 
+/** Key ids whose tag checked out, per Directory namespace: one HMAC per key per isolate. */
+const issuedIds = new WeakMap<object, Set<string>>();
+
 /** Whether a key id was made by this gateway. */
 export async function keyIdIssuedHere(env: Env, keyId: string): Promise<boolean> {
-  return idSignedWith(await gatewaySecret(env), keyId);
+  let issued = issuedIds.get(env.DIRECTORY);
+  if (!issued) issuedIds.set(env.DIRECTORY, (issued = new Set()));
+  if (issued.has(keyId)) return true;
+  if (!(await idSignedWith(await gatewaySecret(env), keyId))) return false;
+  if (issued.size >= MAX_CACHED) issued.clear();
+  issued.add(keyId);
+  return true;
 }
 
 /** The credential the gateway presents to a node's agent (and the node presents back). */
@@ -36,7 +45,7 @@ export async function nodeCredential(env: Env, nodeId: string): Promise<string> 
   const known = cache.get(nodeId);
   if (known) return known;
   const credential = await derivedNodeCredential(await gatewaySecret(env), nodeId);
-  if (cache.size >= MAX_CACHED_NODES) cache.clear();
+  if (cache.size >= MAX_CACHED) cache.clear();
   cache.set(nodeId, credential);
   return credential;
 }
