@@ -157,14 +157,14 @@ export class Limiter {
   /**
    * Reservations not heard of since `cutoff` (admitted or last renewed then or before) — their
    * Worker died without settling — are settled with their reserved tokens (the request may
-   * well have used them) and their slots freed. Returns how many.
+   * well have used them) and their slots freed. Returns their ids.
    */
-  reapSilentSince(cutoff: number, now: number): number {
-    let reaped = 0;
+  reapSilentSince(cutoff: number, now: number): string[] {
+    const reaped: string[] = [];
     for (const reservation of [...this.reservations.values()]) {
       if ((reservation.aliveAt ?? reservation.at) > cutoff) continue;
       this.close(reservation);
-      reaped++;
+      reaped.push(reservation.id);
     }
     this.prune(now);
     return reaped;

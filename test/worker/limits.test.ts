@@ -4,8 +4,9 @@
  * rate-limit headers OpenAI's clients read.
  */
 import { env } from 'cloudflare:workers';
-import { runInDurableObject } from 'cloudflare:test';
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it, vi } from 'vitest';
+import { EXPIRE_AFTER_MS } from '../../src/limits/hold-renewal.ts';
 import { Limiter, type LimiterSnapshot } from '../../src/limits/limiter.ts';
 import { apiKey } from '../../workers/objects/stubs.ts';
 import {
@@ -21,6 +22,7 @@ import {
   registerNode,
   releaseHeld,
   uniqueModel,
+  usageTotals,
 } from './helpers.ts';
 
 /** Room in the pool for every request a test sends, so only the key's limits refuse. */
@@ -437,3 +439,37 @@ describe('429 answers and rate-limit headers', () => {
     expect((await first).status).toBe(200);
   });
 });
+
+describe('reservations whose renewals stop', () => {
+  it('reaps a silent reservation, and still counts the call when it settles late', async () => {
+    const model = await servedBy('hold', 'reaped-late');
+    const { body } = fixedBody(model, 16);
+    const { id, key } = await createKeyRecord({ limits: { concurrency: 1 } });
+    const held = rawChat(key, body);
+    await vi.waitFor(async () => expect((await fakeNodeLoad(model)).current).toBe(1));
+    expect(await keyInflight(id)).toBe(1);
+
+    // Its renewals stopped reaching the key (as when the Worker died): the alarm takes it back.
+    await runInDurableObject(apiKey(env, id), (instance) => {
+      const holder = instance as unknown as { limiter: Limiter };
+      const snapshot: LimiterSnapshot = holder.limiter.snapshot();
+      for (const reservation of snapshot.reservations) reservation.aliveAt = Date.now() - EXPIRE_AFTER_MS - 1;
+      holder.limiter = new Limiter(snapshot);
+    });
+    expect(await runDurableObjectAlarm(apiKey(env, id))).toBe(true);
+    expect(await keyInflight(id)).toBe(0);
+
+    // The call lived on after all: its settlement still reaches the key's usage, once.
+    await releaseHeld(model);
+    expect((await held).status).toBe(200);
+    await vi.waitFor(async () => expect((await usageTotals(id)).requests).toBe(1));
+    expect(
+      await apiKey(env, id).settleRequest({ ...lateSettlement(model), reservationId: 'never-made' }),
+    ).toBe(false);
+  });
+});
+
+function lateSettlement(model: string) {
+  const usage = { promptTokens: 1, completionTokens: 1, cachedTokens: 0 };
+  return { model, status: 200, aborted: false, usage, fallback: usage, ttftMs: null, durationMs: 1 };
+}

@@ -77,6 +77,9 @@ export interface Settlement {
   durationMs: number;
 }
 
+/** Reaped reservation ids kept for a late settlement. */
+const MAX_REAPED_KEPT = 1_000;
+
 export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'models' | 'limits' | 'expiresAt'>>;
 
 export class ApiKey extends DurableObject<Env> {
@@ -84,6 +87,8 @@ export class ApiKey extends DurableObject<Env> {
   private tenant: TenantDefaults = {};
   private limiter = new Limiter();
   private pendingUsage = new Map<string, UsageRow>();
+  /** Reservations reaped lately, oldest first: their late settlement still counts the call. */
+  private reaped = new Set<string>();
   /** When the alarm is set to fire, kept here so the hot path never reads it from storage. */
   private alarmAt: number | null = null;
 
@@ -99,6 +104,7 @@ export class ApiKey extends DurableObject<Env> {
       for (const row of this.load<UsageRow[]>('pending_usage') ?? []) {
         this.pendingUsage.set(`${row.start}|${row.keyId}|${row.model}`, row);
       }
+      this.reaped = new Set(this.load<string[]>('reaped') ?? []);
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
@@ -193,13 +199,22 @@ export class ApiKey extends DurableObject<Env> {
     return true;
   }
 
-  /** Turns a reservation into the tokens really used and counts the call. Idempotent. */
+  /**
+   * Turns a reservation into the tokens really used and counts the call. Idempotent. A call whose
+   * reservation was reaped (its renewals stopped reaching this object, yet it lived on) is still
+   * counted in usage; the limiter keeps what it reserved.
+   */
   async settleRequest(settlement: Settlement): Promise<boolean> {
     const now = Date.now();
     const usage = settlement.usage ?? settlement.fallback;
     const tokens = usage.promptTokens + usage.completionTokens;
-    if (!this.limiter.settle(settlement.reservationId, tokens, now)) return false;
-    this.save('limiter', this.limiter.snapshot());
+    if (this.limiter.settle(settlement.reservationId, tokens, now)) {
+      this.save('limiter', this.limiter.snapshot());
+    } else if (this.reaped.delete(settlement.reservationId)) {
+      this.save('reaped', [...this.reaped]);
+    } else {
+      return false;
+    }
     await this.recordCall(now, settlement.model, { ...settlement, usage });
     return true;
   }
@@ -247,8 +262,16 @@ export class ApiKey extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     this.alarmAt = null;
     const now = Date.now();
-    if (this.limiter.reapSilentSince(now - EXPIRE_AFTER_MS, now) > 0) {
+    const reaped = this.limiter.reapSilentSince(now - EXPIRE_AFTER_MS, now);
+    if (reaped.length > 0) {
       this.save('limiter', this.limiter.snapshot());
+      for (const id of reaped) this.reaped.add(id);
+      // The newest are the ones whose calls may still settle.
+      for (const id of this.reaped) {
+        if (this.reaped.size <= MAX_REAPED_KEPT) break;
+        this.reaped.delete(id);
+      }
+      this.save('reaped', [...this.reaped]);
     }
     await this.flushUsage();
     if (this.record) this.save('record', this.record); // persists lastUsedAt, which admission keeps in memory
