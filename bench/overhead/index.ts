@@ -40,6 +40,7 @@ import {
   MODEL,
   PACED_MODEL,
   PACED_MS_PER_TOKEN,
+  buildAgent,
   bundleGateway,
   restartGateway,
   startAgent,
@@ -347,19 +348,23 @@ interface AgentFigures {
   agent: LoadFigures[];
   /** The benchmark's agent (two external engines) after all the load above. */
   rssAfterLoad: number;
-  /** An agent supervising four simulators it launched. */
-  rss4Idle: number;
-  rss4Loaded: number;
+  /** An agent supervising four simulators it launched: run from its TypeScript sources, and built as owners install it. */
+  sources: { idle: number; loaded: number };
+  built: { idle: number; loaded: number };
   /** `node -e` doing nothing: the floor under any Node agent. */
   rssEmptyNode: number;
 }
 
-/** Client → agent → engine against client → engine, 1 connection; then the agent's memory. */
-async function measureAgent(s: Setup): Promise<AgentFigures> {
-  const viaAgent = (agent: Agent, engineId: string): Endpoint => ({
+/** Straight to one engine through an agent's proxy, with the node credential the gateway would present. */
+function viaAgent(agent: Agent, engineId: string): Endpoint {
+  return {
     url: `${agent.url}/v1/chat/completions`,
     headers: { authorization: `Bearer ${agent.credential}`, 'x-switchyard-engine': engineId },
-  });
+  };
+}
+
+/** Client → agent → engine against client → engine, 1 connection; then the agent's memory. */
+async function measureAgent(s: Setup): Promise<AgentFigures> {
   const direct: LoadFigures[] = [];
   const through: LoadFigures[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -370,25 +375,35 @@ async function measureAgent(s: Setup): Promise<AgentFigures> {
     );
   }
   const rssAfterLoad = rssMiB(s.agent.child.process.pid!);
-  h.progress('starting an agent that supervises four simulated engines');
-  const four = await startAgent(
-    h,
-    'agent-4-engines',
-    s.gateway,
-    [1, 2, 3, 4].map((i) => ({ id: `sim-${i}`, model: `rss-sim-${i}` })),
-  );
-  await sleep(2000);
-  const rss4Idle = rssMiB(four.child.process.pid!);
-  const body = chatBody('rss-sim-1', false, TOKENS['non-stream']);
-  await closedLoop(viaAgent(four, 'sim-1'), body, 16, seconds);
-  const rss4Loaded = rssMiB(four.child.process.pid!);
-  await h.stop(four.child);
+  const sources = await fourEngineAgentMemory(s, 'sources');
+  const built = await fourEngineAgentMemory(s, buildAgent(h));
   // For scale: the same Node with nothing loaded.
   const empty = h.spawn('empty-node', process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
   await sleep(1000);
   const rssEmptyNode = rssMiB(empty.process.pid!);
   await h.stop(empty);
-  return { direct, agent: through, rssAfterLoad, rss4Idle, rss4Loaded, rssEmptyNode };
+  return { direct, agent: through, rssAfterLoad, sources, built, rssEmptyNode };
+}
+
+/** An agent supervising four simulators it launched, from its sources or from the built file at `main`: its memory. */
+async function fourEngineAgentMemory(s: Setup, main: string): Promise<{ idle: number; loaded: number }> {
+  const label = main === 'sources' ? 'sources' : 'built';
+  h.progress(`starting an agent (${label}) that supervises four simulated engines`);
+  const four = await startAgent(
+    h,
+    `agent-4-engines-${label}`,
+    s.gateway,
+    [1, 2, 3, 4].map((i) => ({ id: `sim-${i}`, model: `rss-sim-${label}-${i}` })),
+    [],
+    main === 'sources' ? undefined : main,
+  );
+  await sleep(2000);
+  const idle = rssMiB(four.child.process.pid!);
+  const body = chatBody(`rss-sim-${label}-1`, false, TOKENS['non-stream']);
+  await closedLoop(viaAgent(four, 'sim-1'), body, 16, seconds);
+  const loaded = rssMiB(four.child.process.pid!);
+  await h.stop(four.child);
+  return { idle, loaded };
 }
 
 /** The methods a forwarded call reaches; everything else is background (heartbeats, alarms). */
@@ -617,7 +632,7 @@ function printAgent(a: AgentFigures): void {
     `  p50 ${ms(direct, 50).toFixed(3)} → ${ms(agent, 50).toFixed(3)} ms (adds ${(ms(agent, 50) - ms(direct, 50)).toFixed(3)} ms), p99 ${ms(direct, 99).toFixed(3)} → ${ms(agent, 99).toFixed(3)} ms; ${meanOf(a.direct.map((r) => r.rps)).toFixed(0)} → ${meanOf(a.agent.map((r) => r.rps)).toFixed(0)} req/s`,
   );
   console.log(
-    `  resident memory: ${a.rssAfterLoad.toFixed(0)} MiB (the bench's agent, 2 external engines, after the run); ${a.rss4Idle.toFixed(0)} MiB idle and ${a.rss4Loaded.toFixed(0)} MiB after ${seconds} s of 16-connection load with 4 simulated engines supervised (the agent process alone; an idle \`node -e\` takes ${a.rssEmptyNode.toFixed(0)} MiB)`,
+    `  resident memory: ${a.rssAfterLoad.toFixed(0)} MiB (the bench's agent, 2 external engines, after the run); with 4 simulated engines supervised, idle and after ${seconds} s of 16-connection load (the agent process alone; an idle \`node -e\` takes ${a.rssEmptyNode.toFixed(0)} MiB): built (what owners install) ${a.built.idle.toFixed(0)} and ${a.built.loaded.toFixed(0)} MiB, from the TypeScript sources ${a.sources.idle.toFixed(0)} and ${a.sources.loaded.toFixed(0)} MiB`,
   );
 }
 
@@ -831,8 +846,8 @@ function printTargets(
     true,
   );
   row(
-    'agent resident memory with 4 engines (MiB)',
-    Math.max(agent.rss4Idle, agent.rss4Loaded),
+    'agent resident memory with 4 engines, built (MiB)',
+    Math.max(agent.built.idle, agent.built.loaded),
     100,
     fixed(0),
     true,

@@ -4,6 +4,7 @@
  * bundle, workerd config and seeding), a node agent fronting both engines, the bare proxy on
  * the same plain workerd, and Portkey's gateway as the peer.
  */
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -86,6 +87,13 @@ export interface Gateway {
   child: ManagedChild;
   /** Where its Durable Objects keep their SQLite files. */
   objectsDir: string;
+}
+
+/** The single-file agent GPU owners install (`npm run build:agent`); its path. */
+export function buildAgent(h: Harness): string {
+  h.progress('building the single-file agent (npm run build:agent)');
+  execFileSync(process.execPath, [path.join(root, 'gpu-node', 'build.ts')], { cwd: root, stdio: 'ignore' });
+  return path.join(root, 'dist', 'gpu-node', 'gpu-node.mjs');
 }
 
 export async function bundleGateway(h: Harness): Promise<Bundle> {
@@ -215,6 +223,7 @@ export async function startAgent(
   gateway: { url: string; apiKey: string; nodeToken: string },
   engines: AgentEngine[],
   nodeArgs: string[] = [],
+  main = agentMain,
 ): Promise<Agent> {
   const relay = await credentialRelay(gateway.url);
   const port = await freePort();
@@ -252,7 +261,7 @@ export async function startAgent(
   const child = h.spawn(
     name,
     process.execPath,
-    [...nodeArgs, agentMain, 'start', '--config', configFile, '--metrics-listen', 'off'],
+    [...nodeArgs, main, 'start', '--config', configFile, '--metrics-listen', 'off'],
     { graceMs: 10_000 },
   );
   const models = [...new Set(engines.map((engine) => engine.model))];
