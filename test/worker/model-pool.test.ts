@@ -8,6 +8,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { EXPIRE_AFTER_MS } from '../../src/limits/hold-renewal.ts';
 import { uniqueModel } from './helpers.ts';
+import type { LeaseBook } from '../../workers/objects/lease-book.ts';
 import type { ModelPool, PickResult, PoolEngine } from '../../workers/objects/model-pool.ts';
 import { modelPool } from '../../workers/objects/stubs.ts';
 
@@ -54,10 +55,9 @@ async function pickEngine(pool: Pool, request: { affinityKey?: string; exclude?:
   return picked.lease;
 }
 
-/** The pool's own lease table and sweep, reached inside the object: its timer runs every 5 s. */
+/** The pool's own lease book, reached inside the object: its sweep timer runs every 5 s. */
 interface PoolInternals {
-  leases: Map<string, { aliveAt: number }>;
-  sweepSilentLeases(): void;
+  leases: Pick<LeaseBook, 'sweepSilent'> & { records: Map<string, { aliveAt: number }> };
 }
 
 /** Makes the pool believe `leaseId` was last renewed `ms` ago, then runs its sweep. */
@@ -65,8 +65,8 @@ async function silenceThenSweep(pool: Pool, silent: Record<string, number>): Pro
   await runInDurableObject(pool, (instance: ModelPool) => {
     const internals = instance as unknown as PoolInternals;
     for (const [leaseId, ms] of Object.entries(silent))
-      internals.leases.get(leaseId)!.aliveAt = Date.now() - ms;
-    internals.sweepSilentLeases();
+      internals.leases.records.get(leaseId)!.aliveAt = Date.now() - ms;
+    internals.leases.sweepSilent();
   });
 }
 

@@ -6,46 +6,53 @@
  */
 import { derivedNodeCredential, idSignedWith } from '../../src/credentials.ts';
 import { directory } from '../objects/stubs.ts';
+import { IsolateCache } from './isolate-cache.ts';
 
-const secrets = new WeakMap<object, Promise<string>>();
-/** Derived credentials by node id, per Directory namespace: one HMAC per node per isolate. */
-const nodeCredentials = new WeakMap<object, Map<string, string>>();
 /** Past this many entries a cache starts over. */
 const MAX_CACHED = 10_000;
 
-function gatewaySecret(env: Env): Promise<string> {
-  let secret = secrets.get(env.DIRECTORY);
-  if (!secret) {
-    secret = directory(env).keyIdSecret();
-    secrets.set(env.DIRECTORY, secret);
-    // A failed fetch is not remembered: the next request asks again.
-    secret.catch(() => secrets.delete(env.DIRECTORY));
-  }
-  return secret;
+/** Per Directory namespace: the secret, and what was learned with it. */
+interface SecretState {
+  secret: Promise<string>;
+  /** Key ids whose tag checked out: one HMAC per key per isolate. */
+  issuedIds: IsolateCache<string, true>;
+  /** Derived credentials by node id: one HMAC per node per isolate. */
+  nodeCredentials: IsolateCache<string, string>;
 }
 
-/** Key ids whose tag checked out, per Directory namespace: one HMAC per key per isolate. */
-const issuedIds = new WeakMap<object, Set<string>>();
+const states = new WeakMap<object, SecretState>();
+
+function stateOf(env: Env): SecretState {
+  let state = states.get(env.DIRECTORY);
+  if (!state) {
+    const secret = directory(env).keyIdSecret();
+    state = {
+      secret,
+      issuedIds: new IsolateCache(MAX_CACHED),
+      nodeCredentials: new IsolateCache(MAX_CACHED),
+    };
+    states.set(env.DIRECTORY, state);
+    // A failed fetch is not remembered: the next request asks again.
+    secret.catch(() => states.delete(env.DIRECTORY));
+  }
+  return state;
+}
 
 /** Whether a key id was made by this gateway. */
 export async function keyIdIssuedHere(env: Env, keyId: string): Promise<boolean> {
-  let issued = issuedIds.get(env.DIRECTORY);
-  if (!issued) issuedIds.set(env.DIRECTORY, (issued = new Set()));
-  if (issued.has(keyId)) return true;
-  if (!(await idSignedWith(await gatewaySecret(env), keyId))) return false;
-  if (issued.size >= MAX_CACHED) issued.clear();
-  issued.add(keyId);
+  const state = stateOf(env);
+  if (state.issuedIds.has(keyId)) return true;
+  if (!(await idSignedWith(await state.secret, keyId))) return false;
+  state.issuedIds.set(keyId, true);
   return true;
 }
 
 /** The credential the gateway presents to a node's agent (and the node presents back). */
 export async function nodeCredential(env: Env, nodeId: string): Promise<string> {
-  let cache = nodeCredentials.get(env.DIRECTORY);
-  if (!cache) nodeCredentials.set(env.DIRECTORY, (cache = new Map()));
-  const known = cache.get(nodeId);
+  const state = stateOf(env);
+  const known = state.nodeCredentials.get(nodeId);
   if (known) return known;
-  const credential = await derivedNodeCredential(await gatewaySecret(env), nodeId);
-  if (cache.size >= MAX_CACHED) cache.clear();
-  cache.set(nodeId, credential);
+  const credential = await derivedNodeCredential(await state.secret, nodeId);
+  state.nodeCredentials.set(nodeId, credential);
   return credential;
 }

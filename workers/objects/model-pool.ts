@@ -15,17 +15,19 @@
  * policy are stored; the prefix index and breakers are soft state rebuilt from traffic.
  *
  * Tables are created by the first write, so a pick for a model nobody serves stores nothing.
+ * The lease book is lease-book.ts; the session table pool-sessions.ts.
  *
  * The decision itself is `decidePick` (src/routing/pick.ts), a pure function of this state.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { gatewayConfig } from '../gateway/config.ts';
-import { EXPIRE_AFTER_MS, RENEW_EVERY_MS } from '../../src/limits/hold-renewal.ts';
 import { servesRoute } from '../../src/protocol/engine-routes.ts';
 import { CLOSED, breakerAt, onLeaseGranted, onLeaseOutcome } from '../../src/routing/circuit-breaker.ts';
 import { decidePick, type PickRefusal, type PoolEngineState } from '../../src/routing/pick.ts';
 import { isRoutingPolicy, type RoutingPolicy } from '../../src/routing/policies.ts';
 import { MAX_PREFIX_BLOCKS } from '../../src/routing/prefix-blocks.ts';
+import { LeaseBook } from './lease-book.ts';
+import { PoolSessions } from './pool-sessions.ts';
 import { PrefixIndex, cachedBlocksOf } from '../../src/routing/prefix-index.ts';
 
 /** An engine as the registry pushes it to the pool. */
@@ -99,21 +101,11 @@ export interface EngineView extends PoolEngine, PoolEngineState {
   engineKey: string;
 }
 
-/** A lease the pool holds: where, since when, and when its call last said it is alive. */
-interface LeaseRecord {
-  engineKey: string;
-  /** Null for a lease counted again from a renewal after a restart: its duration is unknown. */
-  grantedAt: number | null;
-  aliveAt: number;
-}
-
 /** A lease its holder renews: enough to count it again if the pool restarted since the grant. */
 export interface LeaseRenewal {
   leaseId: string;
   engineKey: string;
 }
-/** Sessions kept (most recently used first); the table is trimmed once it grows 10% past this. */
-const MAX_SESSIONS = 100_000;
 /** Weight of the newest lease in an engine's mean duration: about the last ten requests count. */
 const LEASE_DURATION_WEIGHT = 0.2;
 /** Prefixes of leases not yet back; past this many (leases never released), the oldest go. */
@@ -129,13 +121,13 @@ export class ModelPool extends DurableObject<Env> {
   private readonly pendingPrefixes = new Map<string, PendingPrefix>();
   private policySetHere: RoutingPolicy | null = null;
   private turn = 0;
-  private sessionsSinceTrim = 0;
-  private readonly leases = new Map<string, LeaseRecord>();
-  private sweepTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly sessions: PoolSessions;
+  private readonly leases = new LeaseBook((leaseId) => this.release(leaseId, 'aborted'));
   private tablesExist = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.sessions = new PoolSessions(ctx.storage.sql);
     ctx.blockConcurrencyWhile(async () => {
       this.tablesExist =
         ctx.storage.sql
@@ -194,7 +186,7 @@ export class ModelPool extends DurableObject<Env> {
       request.pinnedEngine !== undefined
         ? { engineKey: request.pinnedEngine, strict: true }
         : sessionKey && (usesAffinity || request.strictSession)
-          ? { engineKey: this.sessionEngine(sessionKey), strict: request.strictSession === true }
+          ? { engineKey: this.sessions.engineOf(sessionKey), strict: request.strictSession === true }
           : undefined;
     const prefixHashes = usesAffinity ? (request.prefixHashes ?? []) : [];
     const prefixMatches = this.prefixes.matches(prefixHashes);
@@ -211,7 +203,7 @@ export class ModelPool extends DurableObject<Env> {
       prefixMatches,
     });
     if (!decision.ok) return decision;
-    if (session && sessionKey) this.rememberSession(sessionKey, decision.engineKey);
+    if (session && sessionKey) this.sessions.remember(sessionKey, decision.engineKey);
     if (prefixHashes.length > 0) {
       const expectedBlocks = prefixMatches.get(decision.engineKey) ?? 0;
       this.holdPrefix(request.leaseId, {
@@ -229,9 +221,8 @@ export class ModelPool extends DurableObject<Env> {
    */
   release(leaseId: string, outcome: LeaseOutcome, cache?: CacheReport): boolean {
     this.learnPrefix(leaseId, outcome, cache);
-    const lease = this.leases.get(leaseId);
+    const lease = this.leases.take(leaseId);
     if (!lease) return false;
-    this.leases.delete(leaseId);
     const engine = this.engines.get(lease.engineKey);
     if (!engine) return true;
     const now = Date.now();
@@ -258,19 +249,16 @@ export class ModelPool extends DurableObject<Env> {
     const now = Date.now();
     let held = 0;
     for (const { leaseId, engineKey } of renewals) {
-      const lease = this.leases.get(leaseId);
-      if (lease) {
-        lease.aliveAt = now;
+      if (this.leases.renew(leaseId, now)) {
         held++;
         continue;
       }
       const engine = this.engines.get(engineKey);
       if (!engine) continue;
-      this.leases.set(leaseId, { engineKey, grantedAt: null, aliveAt: now });
+      this.leases.hold(leaseId, engineKey, now, null);
       engine.inflight += 1;
       held++;
     }
-    this.scheduleSweep();
     return held;
   }
 
@@ -282,7 +270,10 @@ export class ModelPool extends DurableObject<Env> {
     this.ensureTables();
     if (policy === null) this.ctx.storage.sql.exec("DELETE FROM settings WHERE name = 'policy'");
     else
-      this.ctx.storage.sql.exec("INSERT OR REPLACE INTO settings (name, value) VALUES ('policy', ?)", policy);
+      this.ctx.storage.sql.exec(
+        "INSERT INTO settings (name, value) VALUES ('policy', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        policy,
+      );
   }
 
   routingPolicy(): { policy: RoutingPolicy; setHere: boolean } {
@@ -301,32 +292,12 @@ export class ModelPool extends DurableObject<Env> {
 
   private grantLease(leaseId: string, engineKey: string, now: number): Lease {
     const engine = this.engines.get(engineKey)!;
-    this.leases.set(leaseId, { engineKey, grantedAt: now, aliveAt: now });
+    this.leases.hold(leaseId, engineKey, now, now);
     engine.inflight += 1;
     engine.leasesSinceReport += 1;
     engine.breaker = onLeaseGranted(engine.breaker, leaseId, now);
-    this.scheduleSweep();
     const { nodeId, engineId, url, owner } = engine;
     return { leaseId, engineKey, nodeId, engineId, url, owner };
-  }
-
-  /** While leases are held, looks for silent ones every renewal period. Memory only, like the leases. */
-  private scheduleSweep(): void {
-    if (this.sweepTimer !== undefined) return;
-    this.sweepTimer = setTimeout(() => {
-      this.sweepTimer = undefined;
-      this.sweepSilentLeases();
-      if (this.leases.size > 0) this.scheduleSweep();
-    }, RENEW_EVERY_MS);
-  }
-
-  /** Takes back leases whose calls stopped renewing them: their Worker died without releasing. */
-  private sweepSilentLeases(): void {
-    const cutoff = Date.now() - EXPIRE_AFTER_MS;
-    for (const [leaseId, lease] of this.leases) {
-      if (lease.aliveAt > cutoff) continue;
-      this.release(leaseId, 'aborted');
-    }
   }
 
   private holdPrefix(leaseId: string, pending: PendingPrefix): void {
@@ -350,36 +321,6 @@ export class ModelPool extends DurableObject<Env> {
     this.prefixes.record(pending.engineKey, pending.hashes);
   }
 
-  private sessionEngine(sessionKey: string): string | undefined {
-    if (!this.tablesExist) return undefined;
-    return this.ctx.storage.sql
-      .exec<{ engine_key: string }>('SELECT engine_key FROM sessions WHERE session_key = ?', sessionKey)
-      .toArray()[0]?.engine_key;
-  }
-
-  private rememberSession(sessionKey: string, engineKey: string): void {
-    this.ensureTables();
-    // An upsert writes one row; INSERT OR REPLACE would write the row and its key index.
-    this.ctx.storage.sql.exec(
-      `INSERT INTO sessions (session_key, engine_key, used_at) VALUES (?, ?, ?)
-         ON CONFLICT (session_key) DO UPDATE SET engine_key = excluded.engine_key, used_at = excluded.used_at`,
-      sessionKey,
-      engineKey,
-      Date.now(),
-    );
-    // However many sessions arrive, the table stays within 10% of its bound.
-    if (++this.sessionsSinceTrim > MAX_SESSIONS / 10) this.trimSessions();
-  }
-
-  private trimSessions(): void {
-    this.sessionsSinceTrim = 0;
-    this.ctx.storage.sql.exec(
-      `DELETE FROM sessions WHERE session_key NOT IN
-         (SELECT session_key FROM sessions ORDER BY used_at DESC LIMIT ?)`,
-      MAX_SESSIONS,
-    );
-  }
-
   private dropEngine(engineKey: string): void {
     this.engines.delete(engineKey);
     this.prefixes.forget(engineKey);
@@ -390,7 +331,6 @@ export class ModelPool extends DurableObject<Env> {
     if (this.tablesExist) return;
     this.ctx.storage.sql.exec(`
       CREATE TABLE IF NOT EXISTS engines (engine_key TEXT PRIMARY KEY, node_id TEXT NOT NULL, data TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS sessions (session_key TEXT PRIMARY KEY, engine_key TEXT NOT NULL, used_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);`);
     this.tablesExist = true;
   }

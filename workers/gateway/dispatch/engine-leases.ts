@@ -14,18 +14,17 @@
  * said; a prefetched lease on an engine the answer does not trust is given back and picked
  * again, so the restriction always holds and costs a second round trip only when it changed.
  *
- * A held lease also listens for the client going away: when a client disconnects before the
- * response, workerd cancels the request's pending work, so code after an `await` may never
- * run — but the abort event of `request.signal` does. Lease ids are chosen here, before `pick`
- * is sent, and all calls go through one stub, whose calls arrive in order: a release sent
- * while `pick` is in flight arrives after the grant, and takes it back.
+ * Lease ids are chosen before `pick` is sent (held-lease.ts), and all calls go through one stub,
+ * whose calls arrive in order: a release sent while `pick` is in flight arrives after the grant,
+ * and takes it back.
  */
-import type { CacheReport, Lease, LeaseOutcome, PickRequest, PickResult } from '../../objects/model-pool.ts';
+import type { Lease, PickRequest, PickResult } from '../../objects/model-pool.ts';
 import { callWithRetry, modelPool } from '../../objects/stubs.ts';
 import { nodeCredential } from '../gateway-secret.ts';
 import { clientClosed } from './forward.ts';
-import { keepRenewing } from './renewal.ts';
+import { HeldLease } from './held-lease.ts';
 import { mayBeServed } from './served-models.ts';
+import { IsolateCache } from '../isolate-cache.ts';
 
 export type PickRouting = Omit<PickRequest, 'leaseId' | 'exclude'>;
 /** A lease with what it takes to call its node: the node's credential, derived, never stored. */
@@ -38,8 +37,7 @@ export type LeasePick = { ok: true; lease: NodeLease } | Extract<PickResult, { o
  * What each key's last admission in this isolate said, for its next prefetch: the owners it
  * trusts (null: any), and until when a refusal stands (0: admitted).
  */
-const keysSeen = new Map<string, { owners: string[] | null; refusedUntil: number }>();
-const MAX_KEYS_SEEN = 10_000;
+const keysSeen = new IsolateCache<string, { owners: string[] | null; refusedUntil: number }>(10_000);
 /** How long a refusal without a retry-after (a bad key, a model not allowed) stops prefetching. */
 const REFUSAL_STANDS_MS = 10_000;
 /** Refusals that say nothing of the call: after admission, the pick is worth asking again. */
@@ -88,7 +86,7 @@ export class EngineLeases {
   /** Admission's word on which node owners may serve this call (null: any). */
   restrictTo(owners: string[] | null): void {
     this.owners = owners ?? undefined;
-    remember(this.keyId, { owners, refusedUntil: 0 });
+    keysSeen.set(this.keyId, { owners, refusedUntil: 0 });
   }
 
   /** A lease on an engine not in `exclude`, or the pool's refusal. */
@@ -115,7 +113,7 @@ export class EngineLeases {
     this.prefetched?.held.release('aborted');
     this.prefetched = null;
     const owners = keysSeen.get(this.keyId)?.owners ?? null;
-    remember(this.keyId, { owners, refusedUntil: Date.now() + (retryAfterMs ?? REFUSAL_STANDS_MS) });
+    keysSeen.set(this.keyId, { owners, refusedUntil: Date.now() + (retryAfterMs ?? REFUSAL_STANDS_MS) });
   }
 
   private trusts(owner: string): boolean {
@@ -176,64 +174,8 @@ export class EngineLeases {
   }
 }
 
-function remember(keyId: string, seen: { owners: string[] | null; refusedUntil: number }): void {
-  if (keysSeen.size >= MAX_KEYS_SEEN && !keysSeen.has(keyId)) keysSeen.clear();
-  keysSeen.set(keyId, seen);
-}
-
 function sameOwners(a: string[] | undefined, b: string[] | undefined): boolean {
   return (
     a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((o, i) => o === b[i]))
   );
-}
-
-/** One lease, from the moment its id is chosen until it goes back. */
-export class HeldLease {
-  readonly leaseId = crypto.randomUUID();
-  private done = false;
-  private stopRenewing: (() => void) | null = null;
-  private readonly clientSignal: AbortSignal;
-  private readonly onClientGone = () => this.release('aborted');
-  private readonly pool: {
-    release: (leaseId: string, outcome: LeaseOutcome, cache?: CacheReport) => void;
-    renew: (leaseId: string, engineKey: string) => Promise<unknown>;
-  };
-
-  constructor(clientSignal: AbortSignal, pool: HeldLease['pool']) {
-    this.clientSignal = clientSignal;
-    this.pool = pool;
-    clientSignal.addEventListener('abort', this.onClientGone, { once: true });
-  }
-
-  /** It was given back (or refused) already. */
-  get returned(): boolean {
-    return this.done;
-  }
-
-  /** The pool granted it: renew it until it goes back. */
-  granted(engineKey: string): void {
-    if (this.done) return;
-    this.stopRenewing = keepRenewing(`lease ${this.leaseId}`, () => this.pool.renew(this.leaseId, engineKey));
-  }
-
-  /**
-   * Returns the lease; later calls do nothing. `cache` is what a successful answer said of its
-   * prompt's cached share, which teaches the pool's prefix index.
-   */
-  release(outcome: LeaseOutcome, cache?: CacheReport): void {
-    if (this.done) return;
-    this.finish();
-    this.pool.release(this.leaseId, outcome, cache);
-  }
-
-  /** The pool refused: there is nothing to return. */
-  refused(): void {
-    this.finish();
-  }
-
-  private finish(): void {
-    this.done = true;
-    this.stopRenewing?.();
-    this.clientSignal.removeEventListener('abort', this.onClientGone);
-  }
 }

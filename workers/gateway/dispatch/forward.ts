@@ -6,7 +6,8 @@
 import type { CacheReport, PickResult } from '../../objects/model-pool.ts';
 import type { GatewayConfig } from '../config.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
-import type { EngineLeases, HeldLease, PickRouting } from './engine-leases.ts';
+import type { EngineLeases, PickRouting } from './engine-leases.ts';
+import type { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { clientFacingHeaders } from '../../../src/http/engine-headers.ts';

@@ -9,12 +9,13 @@
  * A name served once and gone since is refused by its pool, which exists already.
  */
 import { registry } from '../../objects/stubs.ts';
+import { IsolateCache } from '../isolate-cache.ts';
 
 const MISSES_PER_SECOND = 100;
 /** Past this many names (a fleet serves far fewer), the set starts over. */
 const MAX_KNOWN = 10_000;
 
-const known = new Set<string>();
+const known = new IsolateCache<string, true>(MAX_KNOWN);
 let windowStart = 0;
 let missesInWindow = 0;
 
@@ -28,7 +29,6 @@ export async function mayBeServed(env: Env, model: string): Promise<boolean> {
   }
   if (++missesInWindow > MISSES_PER_SECOND) return true;
   if (!(await registry(env).servesModel(model))) return false;
-  if (known.size >= MAX_KNOWN) known.clear();
-  known.add(model);
+  known.set(model, true);
   return true;
 }
