@@ -70,6 +70,7 @@ export async function admitCall(
       capped: call.capped,
     });
   } catch (err) {
+    // Not a refusal: the key may prefetch again on its next call.
     leases?.abandon(0);
     throw err;
   }
