@@ -9,8 +9,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { ENGINE_HEADER, type EngineState } from '../src/protocol/node-api.ts';
+import { METER_HEADER, METER_PATH, parseMeterRequest } from '../src/protocol/node-metering.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
 import { type Exchange, InFlight } from './in-flight.ts';
+import { type MeteredAnswer, relayMetered } from './metered-answer.ts';
+import { MeterRecords } from './meter-records.ts';
 import { NodeCredentialCheck } from './node-credential.ts';
 import { sendOpenAIError } from './openai-error.ts';
 import { joinUpgrade, type Refusal, refuseUpgrade } from './proxy-upgrade.ts';
@@ -18,6 +21,8 @@ import { requestHeaders, responseHeaders, Upstreams } from './upstream.ts';
 
 /** Seconds a caller should wait before trying this node again when it refuses for now. */
 const RETRY_AFTER_SECONDS = '5';
+/** How long a collection of a stream's meter record waits for the stream's end at the agent. */
+const METER_WAIT_MS = 5_000;
 
 export interface ProxyTarget {
   baseUrl: string;
@@ -41,6 +46,7 @@ export class AgentProxy {
   private readonly upstreams = new Upstreams();
   private readonly credentialCheck = new NodeCredentialCheck();
   private readonly inFlight: InFlight;
+  private readonly meterRecords = new MeterRecords();
   private draining = false;
   /** Upgraded connections (WebSockets): the server no longer tracks them, so `close` cuts them here. */
   private readonly tunnels = new Set<Duplex>();
@@ -103,12 +109,29 @@ export class AgentProxy {
   }
 
   private route(req: http.IncomingMessage, res: http.ServerResponse): void {
+    if (req.method === 'GET' && req.url?.startsWith(METER_PATH)) return this.collectMeterRecord(req, res);
     const admitted = this.admit(req);
     if (!admitted.ok) {
       const { status, code, message, headers } = admitted;
       return sendOpenAIError(res, status, code, message, headers);
     }
     this.forward(admitted.engineId, admitted.target, req, res);
+  }
+
+  /** The gateway collects what a metered stream cost (src/protocol/node-metering.ts); draining or not. */
+  private collectMeterRecord(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const expected = this.options.credential();
+    if (expected === null || !this.credentialCheck.accepts(req.headers.authorization, expected)) {
+      return sendOpenAIError(res, 401, 'invalid_node_credential', 'Missing or wrong node credential.');
+    }
+    const callId = req.url!.slice(METER_PATH.length);
+    req.resume();
+    void this.meterRecords.take(callId, METER_WAIT_MS).then((record) => {
+      if (!record) return sendOpenAIError(res, 404, 'meter_record_not_found', `No metered call "${callId}".`);
+      const body = JSON.stringify(record);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    });
   }
 
   /** The checks every call passes, requests and WebSocket upgrades alike: who asks, for which engine. */
@@ -186,6 +209,8 @@ export class AgentProxy {
       headers: requestHeaders(req.rawHeaders, base.host, target.apiKey),
       agent: base.agent,
     });
+    const meter = parseMeterRequest(req.headers[METER_HEADER] as string | undefined);
+    let metered: MeteredAnswer | null = null;
     // Set once the call is over for the proxy (caller gone, or ended as hung): engine errors are moot.
     let settled = false;
     const exchange: Exchange = {
@@ -195,6 +220,7 @@ export class AgentProxy {
         settled = true;
         upstream.destroy();
         if (res.headersSent) {
+          metered?.engineFailed();
           res.destroy();
           return;
         }
@@ -215,6 +241,18 @@ export class AgentProxy {
     upstream.on('response', (answer) => {
       exchange.lastProgressAt = performance.now();
       metrics.proxiedRequests.inc({ engine: engineId, status: String(answer.statusCode ?? 502) });
+      if (meter) {
+        metered = relayMetered({
+          meter,
+          records: this.meterRecords,
+          answer,
+          res,
+          headers: responseHeaders(answer.rawHeaders),
+          onProgress: () => (exchange.lastProgressAt = performance.now()),
+          cutEngine: () => upstream.destroy(),
+        });
+        return;
+      }
       res.writeHead(answer.statusCode ?? 502, responseHeaders(answer.rawHeaders));
       let bodyStarted = false;
       answer.on('data', () => {
@@ -236,6 +274,7 @@ export class AgentProxy {
     upstream.on('error', (error) => {
       if (settled) return;
       if (res.headersSent) {
+        metered?.engineFailed();
         res.destroy();
         return;
       }

@@ -19,6 +19,11 @@
  *   agent401       the node agent's own refusal: 401 invalid_node_credential
  *   agent404       the node agent's own refusal: 404 engine_not_found
  *   agent503       the node agent's own refusal: 503 node_draining with retry-after
+ *   metered        an agent that meters (src/protocol/node-metering.ts): SSE of two events marked
+ *                  metered, whose record (collected at GET /switchyard/meter/<call id>) says usage
+ *                  40 + 2 — not what the stream says, so a test sees which the gateway charged
+ *   metered-cut    metered SSE: one event, then the connection drops; the record says engine_failed
+ *   metered-json   JSON whose body says usage 3 + 2 and whose x-switchyard-usage header says 30 + 20
  *   pieces         a 200 `text/event-stream` whose body is the request's `pieces` (an array of
  *                  strings), each written on its own after `pieceGapMs` (default 10 ms): a stream
  *                  cut wherever a test likes, events split mid-way included
@@ -45,6 +50,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { sendOpenAIError } from '../../gpu-node/openai-error.ts';
+import {
+  METER_HEADER,
+  METER_PATH,
+  METERED_HEADER,
+  USAGE_HEADER,
+  parseMeterRequest,
+  type MeterRecord,
+} from '../../src/protocol/node-metering.ts';
 import { refuseUpgrade, WebSocketPeer } from '../../gpu-node/sim/websocket.ts';
 
 export interface LoggedRequest {
@@ -72,6 +85,7 @@ export async function startFakeNode(): Promise<{ url: string; close(): Promise<v
   const log: LoggedRequest[] = [];
   const loads = new Map<string, ModelLoad>();
   const held = new Map<string, Array<() => void>>();
+  const meterRecords = new Map<string, MeterRecord>();
   const server = createServer(async (req, res) => {
     if (req.url === '/__log') return json(res, 200, log);
     const control = new URL(req.url ?? '/', 'http://fake-node');
@@ -85,6 +99,10 @@ export async function startFakeNode(): Promise<{ url: string; close(): Promise<v
       held.delete(model);
       for (const release of waiting) release();
       return json(res, 200, { released: waiting.length });
+    }
+    if (control.pathname.startsWith(METER_PATH)) {
+      const record = meterRecords.get(control.pathname.slice(METER_PATH.length));
+      return record ? json(res, 200, record) : json(res, 404, { error: { message: 'no such call' } });
     }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
@@ -112,6 +130,7 @@ export async function startFakeNode(): Promise<{ url: string; close(): Promise<v
       if (!res.writableFinished) entry.callerGone = true;
       if (load) load.current--;
     });
+    if (entry.engine.startsWith('metered')) return answerMetered(entry.engine, req, res, meterRecords);
     if (entry.engine === 'hold' || entry.engine.startsWith('hold-')) {
       const answer = () => respond({ ...entry, engine: 'ok' }, req, body, res);
       const timer = setTimeout(answer, HOLD_FALLBACK_MS);
@@ -282,6 +301,43 @@ const USAGE = { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 };
 /** The usage-only chunk an OpenAI-style stream ends with when asked to include usage. */
 function usageChunk() {
   return { id: 'chatcmpl-fake', object: 'chat.completion.chunk', choices: [], usage: USAGE };
+}
+
+/** The `metered*` behaviours: what an agent that meters sends, and the record it keeps. */
+function answerMetered(
+  engine: string,
+  req: IncomingMessage,
+  res: ServerResponse,
+  records: Map<string, MeterRecord>,
+): void {
+  const meter = parseMeterRequest(req.headers[METER_HEADER] as string | undefined);
+  if (!meter) return json(res, 400, { error: { message: 'metered engines need the meter header' } });
+  if (engine === 'metered-json') {
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      [METERED_HEADER]: '1',
+      [USAGE_HEADER]: '30,20,0',
+    });
+    res.end(
+      JSON.stringify({ id: 'chatcmpl-fake', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2 } }),
+    );
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', [METERED_HEADER]: '1' });
+  if (engine === 'metered-cut') {
+    records.set(meter.callId, { ending: 'engine_failed', usage: null, completionChunks: 1 });
+    res.write(`data: ${JSON.stringify(chunk('Hel'))}\n\n`);
+    setTimeout(() => res.socket?.destroy(), 20);
+    return;
+  }
+  records.set(meter.callId, {
+    ending: 'ok',
+    usage: { promptTokens: 40, completionTokens: 2, cachedTokens: 0 },
+    completionChunks: 2,
+  });
+  res.end(
+    `data: ${JSON.stringify(chunk('Hel'))}\n\ndata: ${JSON.stringify(chunk('lo'))}\n\ndata: [DONE]\n\n`,
+  );
 }
 
 function chunk(content: string) {

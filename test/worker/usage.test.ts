@@ -261,3 +261,53 @@ describe('usage metering', () => {
     expect(lines[0]!.startsWith('start,tenantId,keyId,model,')).toBe(true);
   });
 });
+
+describe('answers the node agent metered (src/protocol/node-metering.ts)', () => {
+  it('asks the agent to meter, pipes the stream as sent, and charges what the agent recorded', async () => {
+    const model = await servedBy('metered', 'metered-stream');
+    const { id, key } = await createKeyRecord();
+    const requestId = `metered-${model}`;
+    const res = await rawChat(key, body({ model, stream: true }).text, { 'x-request-id': requestId });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-switchyard-metered')).toBeNull();
+    const events = sseData(await res.text());
+    expect(events).toHaveLength(3);
+    expect(events.at(-1)).toBe('[DONE]');
+    // The record's 40 + 2, not anything the stream said: the gateway collected it from the agent.
+    expect(await settledUsage(id, 1)).toMatchObject({
+      promptTokens: 40,
+      completionTokens: 2,
+      serverErrors: 0,
+    });
+    const [received] = (await fakeNodeLog()).filter((r) => r.headers['x-request-id'] === requestId);
+    // The gateway added include_usage, so it tells the agent to strip the usage chunk again.
+    expect(received!.headers['x-switchyard-meter']).toMatch(/^[0-9a-f-]{36}; strip-usage; idle-ms=\d+$/);
+    expect(await keyInflight(id)).toBe(0);
+  });
+
+  it("ends a metered stream the engine broke off with the error event, and charges the agent's count", async () => {
+    const model = await servedBy('metered-cut', 'metered-cut');
+    const { id, key } = await createKeyRecord();
+    const sent = body({ model, stream: true });
+    const res = await rawChat(key, sent.text);
+    const events = sseData(await res.text());
+    expect(events).toHaveLength(2);
+    expect(events[1]).toMatchObject({ error: { code: 'upstream_stream_interrupted' } });
+    expect(await settledUsage(id, 1)).toMatchObject({
+      promptTokens: sent.estimate,
+      completionTokens: 1,
+      serverErrors: 1,
+    });
+    expect(await keyInflight(id)).toBe(0);
+  });
+
+  it('charges a metered JSON answer by the usage header, and passes the body untouched', async () => {
+    const model = await servedBy('metered-json', 'metered-json');
+    const { id, key } = await createKeyRecord();
+    const res = await rawChat(key, body({ model }).text);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-switchyard-usage')).toBeNull();
+    expect(await res.json()).toMatchObject({ usage: { prompt_tokens: 3, completion_tokens: 2 } });
+    expect(await settledUsage(id, 1)).toMatchObject({ promptTokens: 30, completionTokens: 20 });
+  });
+});

@@ -82,6 +82,9 @@ const MAX_REAPED_KEPT = 1_000;
 
 export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'models' | 'limits' | 'expiresAt'>>;
 
+/** The state the request path changes; written in batches (`persist`). */
+type HotState = 'limiter' | 'pending_usage' | 'reaped';
+
 export class ApiKey extends DurableObject<Env> {
   private record: KeyRecord | null = null;
   private tenant: TenantDefaults = {};
@@ -91,6 +94,9 @@ export class ApiKey extends DurableObject<Env> {
   private reaped = new Set<string>();
   /** When the alarm is set to fire, kept here so the hot path never reads it from storage. */
   private alarmAt: number | null = null;
+  /** Hot state changed since the last write, and the write that will take it (`persist`). */
+  private readonly dirty = new Set<HotState>();
+  private nextWrite: Promise<void> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -178,8 +184,7 @@ export class ApiKey extends DurableObject<Env> {
         status: admitted.status,
       };
     }
-    this.save('limiter', this.limiter.snapshot());
-    await this.ensureAlarm(now + EXPIRE_AFTER_MS);
+    await Promise.all([this.persist('limiter'), this.ensureAlarm(now + EXPIRE_AFTER_MS)]);
     return {
       ok: true,
       keyId: record.keyId,
@@ -193,9 +198,9 @@ export class ApiKey extends DurableObject<Env> {
    * The call holding `reservationId` is still going (the gateway says so every few seconds);
    * false once it was settled or reaped. Stored, so a restart of this object does not reap it.
    */
-  renewReservation(reservationId: string): boolean {
+  async renewReservation(reservationId: string): Promise<boolean> {
     if (!this.limiter.renew(reservationId, Date.now())) return false;
-    this.save('limiter', this.limiter.snapshot());
+    await this.persist('limiter');
     return true;
   }
 
@@ -209,9 +214,9 @@ export class ApiKey extends DurableObject<Env> {
     const usage = settlement.usage ?? settlement.fallback;
     const tokens = usage.promptTokens + usage.completionTokens;
     if (this.limiter.settle(settlement.reservationId, tokens, now)) {
-      this.save('limiter', this.limiter.snapshot());
+      void this.persist('limiter');
     } else if (this.reaped.delete(settlement.reservationId)) {
-      this.save('reaped', [...this.reaped]);
+      void this.persist('reaped');
     } else {
       return false;
     }
@@ -294,8 +299,10 @@ export class ApiKey extends DurableObject<Env> {
       ttftMs: call.ttftMs,
       durationMs: call.durationMs,
     });
-    this.save('pending_usage', [...this.pendingUsage.values()]);
-    await this.ensureAlarm(at + gatewayConfig(this.env).usageFlushMs);
+    await Promise.all([
+      this.persist('pending_usage'),
+      this.ensureAlarm(at + gatewayConfig(this.env).usageFlushMs),
+    ]);
   }
 
   /**
@@ -333,6 +340,35 @@ export class ApiKey extends DurableObject<Env> {
       .exec<{ data: string }>('SELECT data FROM key_state WHERE name = ?', name)
       .toArray()[0];
     return row ? (JSON.parse(row.data) as T) : null;
+  }
+
+  /**
+   * Group commit. The request path changes state in memory — authoritative, since this object
+   * is the only one that admits for the key — and waits here for the write that takes the
+   * change: one write per batch of calls, made a macrotask after the first, so the calls that
+   * arrived meanwhile (many, under load) share it and its commit. The caller answers only after
+   * that write, and the runtime's output gate holds the answer until it is committed: an
+   * admission is never answered before it is durable, exactly as with a write per call.
+   */
+  private persist(name: HotState): Promise<void> {
+    this.dirty.add(name);
+    this.nextWrite ??= new Promise((resolve) =>
+      setTimeout(() => {
+        this.nextWrite = null;
+        this.writeDirty();
+        resolve();
+      }, 0),
+    );
+    return this.nextWrite;
+  }
+
+  private writeDirty(): void {
+    for (const name of this.dirty) {
+      if (name === 'limiter') this.save(name, this.limiter.snapshot());
+      else if (name === 'pending_usage') this.save(name, [...this.pendingUsage.values()]);
+      else this.save(name, [...this.reaped]);
+    }
+    this.dirty.clear();
   }
 
   private save(name: string, value: unknown): void {

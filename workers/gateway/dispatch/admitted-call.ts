@@ -77,6 +77,7 @@ export function forwardAdmitted(
     leases: call.leases,
     clientSignal: c.req.raw.signal,
     meter: new UsageMeter(call.promptEstimate, false),
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     answerHeaders: admitted.headers,
     errorEvent: streamErrorEvent(url.pathname),
     refusalFor: call.refusalFor,

@@ -3,12 +3,16 @@
  * fail over before the first byte (at most two more engines), then relay the response.
  * Every lease goes back to its pool exactly once, on every path.
  */
-import type { CacheReport, PickResult } from '../../objects/model-pool.ts';
+import type { CacheReport, LeaseOutcome, PickResult } from '../../objects/model-pool.ts';
 import type { GatewayConfig } from '../config.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
 import type { EngineLeases, PickRouting } from './engine-leases.ts';
 import type { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
+import { collectMeterRecord } from './meter-collect.ts';
+import { relayNatively } from './native-relay.ts';
+import { METERED_HEADER, type MeterRequest } from '../../../src/protocol/node-metering.ts';
+import type { NodeLease } from './engine-leases.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { clientFacingHeaders } from '../../../src/http/engine-headers.ts';
 import { CallLog, type CallEnding } from './call-log.ts';
@@ -35,6 +39,8 @@ export interface ForwardRequest {
   bodyError?: () => ApiError | null;
   /** Reads what the answer cost. */
   meter: UsageMeter;
+  /** Keeps work alive past the response (a natively piped body's ending, once the client has gone). */
+  waitUntil: (promise: Promise<unknown>) => void;
   /** Runs once when the call is over, on every path: the caller settles the key's reservation here. */
   onFinish: (ending: CallEnding) => void;
   /** Headers every answer carries (the key's rate-limit state). */
@@ -83,6 +89,11 @@ async function forwardWithFailover(
     }
     const lease = picked.lease;
     log.attempted(lease.engineKey);
+    const meter: MeterRequest = {
+      callId: crypto.randomUUID(),
+      stripUsageChunk: request.meter.stripUsageChunk,
+      idleMs: config.idleTimeoutMs,
+    };
     const result = await attemptUpstream({
       lease,
       method: request.method,
@@ -93,6 +104,7 @@ async function forwardWithFailover(
       connectTimeoutMs: config.connectTimeoutMs,
       firstByteTimeoutMs: config.firstByteTimeoutMs,
       clientSignal: request.clientSignal,
+      meter,
     });
     const bodyError = request.bodyError?.();
     if (bodyError) {
@@ -101,7 +113,7 @@ async function forwardWithFailover(
       held.release('aborted');
       throw bodyError;
     }
-    if (result.kind === 'response') return relayResponse(result, held, config, log, request, lease.engineKey);
+    if (result.kind === 'response') return relayResponse(result, held, config, log, request, lease, meter);
     if (result.kind === 'client_gone') {
       held.release('aborted');
       throw clientClosed();
@@ -121,11 +133,12 @@ function relayResponse(
   config: GatewayConfig,
   log: CallLog,
   request: ForwardRequest,
-  engineKey: string,
+  lease: NodeLease,
+  meter: MeterRequest,
 ): Response {
   const { response, reader, firstChunk, abort } = result;
   const headers = clientFacingHeaders(response.headers);
-  headers.set(SERVED_BY_HEADER, engineKey);
+  headers.set(SERVED_BY_HEADER, lease.engineKey);
   const isEventStream = (headers.get('content-type') ?? '').startsWith('text/event-stream');
   if (isEventStream) {
     headers.delete('content-length');
@@ -140,6 +153,26 @@ function relayResponse(
     log.finish(response.status, 'ok', null, request.meter.result());
     return new Response(null, { status: response.status, headers });
   }
+  const onFinish = (outcome: LeaseOutcome) => {
+    held.release(outcome, outcome === 'ok' ? cacheReport(request.meter) : undefined);
+    log.finish(response.status, outcome, null, request.meter.result());
+  };
+  if (response.headers.get(METERED_HEADER) === '1') {
+    const body = relayNatively({
+      response,
+      reader,
+      firstChunk,
+      isEventStream,
+      collect: () => collectMeterRecord(lease, meter.callId),
+      idleTimeoutMs: config.idleTimeoutMs,
+      clientSignal: request.clientSignal,
+      meter: request.meter,
+      errorEvent: request.errorEvent,
+      waitUntil: request.waitUntil,
+      onFinish,
+    });
+    return new Response(body, { status: response.status, headers });
+  }
   const body = relayBody({
     reader,
     firstChunk,
@@ -148,10 +181,7 @@ function relayResponse(
     abortUpstream: (reason) => abort.abort(new Error(reason)),
     meter: request.meter,
     errorEvent: request.errorEvent,
-    onFinish: (outcome) => {
-      held.release(outcome, outcome === 'ok' ? cacheReport(request.meter) : undefined);
-      log.finish(response.status, outcome, null, request.meter.result());
-    },
+    onFinish,
   });
   return new Response(body, { status: response.status, headers });
 }

@@ -8,6 +8,7 @@
 import { readCapped } from '../../../src/bytes.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
 import { ENGINE_HEADER } from '../../../src/protocol/node-api.ts';
+import { formatMeterRequest, METER_HEADER, type MeterRequest } from '../../../src/protocol/node-metering.ts';
 import type { NodeLease } from './engine-leases.ts';
 
 export interface AttemptInput {
@@ -22,6 +23,8 @@ export interface AttemptInput {
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   clientSignal: AbortSignal;
+  /** Asks the agent to meter the answer, so its body can pass natively (native-relay.ts). */
+  meter: MeterRequest;
 }
 
 export type AttemptResult =
@@ -69,6 +72,7 @@ export async function attemptUpstream(input: AttemptInput): Promise<AttemptResul
   const headers = new Headers(input.headers);
   headers.set('authorization', `Bearer ${input.lease.credential}`);
   headers.set(ENGINE_HEADER, input.lease.engineId);
+  headers.set(METER_HEADER, formatMeterRequest(input.meter));
   try {
     const method = input.method ?? 'POST';
     const response = await fetch(new URL(input.pathAndQuery, input.lease.url), {

@@ -25,7 +25,10 @@ export class UsageMeter {
   private json: Uint8Array[] | null = null;
   private jsonBytes = 0;
   private readonly promptEstimate: number;
-  private readonly stripUsageChunk: boolean;
+  /** The gateway added `stream_options.include_usage`; the client did not ask for it. */
+  readonly stripUsageChunk: boolean;
+  /** What the node's agent metered (src/protocol/node-metering.ts), when it did. */
+  private atNode: { usage: Usage | null; completionChunks: number } | null = null;
 
   /** `stripUsageChunk`: the gateway added `stream_options.include_usage`; the client did not ask for it. */
   constructor(promptEstimate: number, stripUsageChunk: boolean) {
@@ -54,13 +57,22 @@ export class UsageMeter {
     else this.json.push(chunk);
   }
 
+  /** The body passes natively: its cost is what the agent metered, not what this meter saw. */
+  meteredAtNode(usage: Usage | null, completionChunks = 0): void {
+    this.atNode = { usage, completionChunks };
+    this.sse = null;
+    this.json = null;
+  }
+
   result(): Metered {
     const ttftMs = this.firstByteAt === null ? null : this.firstByteAt - this.startedAt;
     const usage =
-      this.sse?.usage() ?? (this.json ? usageFromJsonBody(concatBytes(this.json, this.jsonBytes)) : null);
+      this.atNode?.usage ??
+      this.sse?.usage() ??
+      (this.json ? usageFromJsonBody(concatBytes(this.json, this.jsonBytes)) : null);
     const fallback = {
       promptTokens: this.promptEstimate,
-      completionTokens: this.sse?.completionChunks() ?? 0,
+      completionTokens: this.atNode?.completionChunks ?? this.sse?.completionChunks() ?? 0,
       cachedTokens: 0,
     };
     return { usage, fallback, ttftMs };

@@ -64,6 +64,7 @@ for (const route of OPENAI_ROUTES) {
       routing,
       leases,
       meter: new UsageMeter(read.promptEstimate, read.stripUsageChunk),
+      waitUntil: (promise) => c.executionCtx.waitUntil(promise),
       answerHeaders: admitted.headers,
       onFinish: (ending) =>
         c.executionCtx.waitUntil(
