@@ -17,6 +17,7 @@
  *                              x-switchyard-engine: <engine id>   (routes without reading the body)
  *   The method is the client's (POST; GET and DELETE on stored responses), and a WebSocket
  *   upgrade (`GET /v1/realtime`) is passed through to the engine the same way.
+ *   Every call also asks the agent to meter the answer: node-metering.ts.
  */
 import * as z from '../zod-mini.ts';
 import { EngineRoutesSchema } from './engine-routes.ts';
