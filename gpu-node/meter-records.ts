@@ -51,10 +51,6 @@ export class MeterRecords {
     return record;
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   private prune(): void {
     if (this.entries.size < MAX_RECORDS / 2) return;
     const cutoff = performance.now() - KEEP_MS;

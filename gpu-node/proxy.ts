@@ -12,7 +12,7 @@ import { ENGINE_HEADER, type EngineState } from '../src/protocol/node-api.ts';
 import { METER_HEADER, METER_PATH, parseMeterRequest } from '../src/protocol/node-metering.ts';
 import type { AgentMetrics } from './agent-metrics.ts';
 import { type Exchange, InFlight } from './in-flight.ts';
-import { type MeteredAnswer, relayMetered } from './metered-answer.ts';
+import { type RelayedAnswer, relayAnswer } from './answer-relay.ts';
 import { MeterRecords } from './meter-records.ts';
 import { NodeCredentialCheck } from './node-credential.ts';
 import { sendOpenAIError } from './openai-error.ts';
@@ -210,7 +210,7 @@ export class AgentProxy {
       agent: base.agent,
     });
     const meter = parseMeterRequest(req.headers[METER_HEADER] as string | undefined);
-    let metered: MeteredAnswer | null = null;
+    let relayed: RelayedAnswer | null = null;
     // Set once the call is over for the proxy (caller gone, or ended as hung): engine errors are moot.
     let settled = false;
     const exchange: Exchange = {
@@ -220,7 +220,7 @@ export class AgentProxy {
         settled = true;
         upstream.destroy();
         if (res.headersSent) {
-          metered?.engineFailed();
+          relayed?.engineFailed();
           res.destroy();
           return;
         }
@@ -241,40 +241,20 @@ export class AgentProxy {
     upstream.on('response', (answer) => {
       exchange.lastProgressAt = performance.now();
       metrics.proxiedRequests.inc({ engine: engineId, status: String(answer.statusCode ?? 502) });
-      if (meter) {
-        metered = relayMetered({
-          meter,
-          records: this.meterRecords,
-          answer,
-          res,
-          headers: responseHeaders(answer.rawHeaders),
-          onProgress: () => (exchange.lastProgressAt = performance.now()),
-          cutEngine: () => upstream.destroy(),
-        });
-        return;
-      }
-      res.writeHead(answer.statusCode ?? 502, responseHeaders(answer.rawHeaders));
-      let bodyStarted = false;
-      answer.on('data', () => {
-        bodyStarted = true;
-        exchange.lastProgressAt = performance.now();
+      relayed = relayAnswer({
+        meter,
+        records: this.meterRecords,
+        answer,
+        res,
+        headers: responseHeaders(answer.rawHeaders),
+        onProgress: () => (exchange.lastProgressAt = performance.now()),
+        cutEngine: () => upstream.destroy(),
       });
-      // Headers leave with the first body bytes when those came in the same read (a whole
-      // non-stream answer: one write, not two); otherwise at the end of this turn of the loop, so
-      // a stream the engine has not begun still shows its headers at once.
-      setImmediate(() => {
-        if (!bodyStarted && !res.writableEnded && !res.destroyed) res.flushHeaders();
-      });
-      // An engine that dies mid-answer must show as a cut, not as a clean end.
-      answer.once('close', () => {
-        if (!answer.complete) res.destroy();
-      });
-      answer.pipe(res);
     });
     upstream.on('error', (error) => {
       if (settled) return;
       if (res.headersSent) {
-        metered?.engineFailed();
+        relayed?.engineFailed();
         res.destroy();
         return;
       }

@@ -6,15 +6,15 @@
 import type { CacheReport, LeaseOutcome, PickResult } from '../../objects/model-pool.ts';
 import type { GatewayConfig } from '../config.ts';
 import { ApiError, ERROR_SOURCE_HEADER } from '../../../src/openai/errors.ts';
-import type { EngineLeases, PickRouting } from './engine-leases.ts';
+import type { EngineLeases, NodeLease, PickRouting } from './engine-leases.ts';
 import type { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { collectMeterRecord } from './meter-collect.ts';
 import { relayNatively } from './native-relay.ts';
 import { METERED_HEADER, type MeterRequest } from '../../../src/protocol/node-metering.ts';
-import type { NodeLease } from './engine-leases.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { clientFacingHeaders } from '../../../src/http/engine-headers.ts';
+import { errorEvent as openAIErrorEvent } from '../../../src/sse/event-framer.ts';
 import { CallLog, type CallEnding } from './call-log.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
@@ -147,17 +147,19 @@ function relayResponse(
   }
   if (response.status >= 400) headers.set(ERROR_SOURCE_HEADER, 'upstream');
   for (const [name, value] of Object.entries(request.answerHeaders)) headers.set(name, value);
-  request.meter.answerStarted(headers.get('content-type') ?? '');
+  const meteredAtNode = response.headers.get(METERED_HEADER) === '1';
+  request.meter.answerStarted(meteredAtNode ? null : (headers.get('content-type') ?? ''));
   if (!reader) {
     held.release('ok', cacheReport(request.meter));
     log.finish(response.status, 'ok', null, request.meter.result());
     return new Response(null, { status: response.status, headers });
   }
+  const errorEvent = request.errorEvent ?? ((error: ApiError) => openAIErrorEvent(error.toBody()));
   const onFinish = (outcome: LeaseOutcome) => {
     held.release(outcome, outcome === 'ok' ? cacheReport(request.meter) : undefined);
     log.finish(response.status, outcome, null, request.meter.result());
   };
-  if (response.headers.get(METERED_HEADER) === '1') {
+  if (meteredAtNode) {
     const body = relayNatively({
       response,
       reader,
@@ -167,7 +169,7 @@ function relayResponse(
       idleTimeoutMs: config.idleTimeoutMs,
       clientSignal: request.clientSignal,
       meter: request.meter,
-      errorEvent: request.errorEvent,
+      errorEvent,
       waitUntil: request.waitUntil,
       onFinish,
     });
@@ -180,7 +182,7 @@ function relayResponse(
     idleTimeoutMs: config.idleTimeoutMs,
     abortUpstream: (reason) => abort.abort(new Error(reason)),
     meter: request.meter,
-    errorEvent: request.errorEvent,
+    errorEvent,
     onFinish,
   });
   return new Response(body, { status: response.status, headers });

@@ -10,10 +10,10 @@
  *  - `onFinish` runs exactly once with how it ended (the caller returns the lease).
  * A client disconnect cancels the pipe, which cancels the upstream body: the agent cuts the engine.
  */
-import { ApiError } from '../../../src/openai/errors.ts';
+import type { ApiError } from '../../../src/openai/errors.ts';
 import { parseUsageHeader, USAGE_HEADER, type MeterRecord } from '../../../src/protocol/node-metering.ts';
-import { errorEvent } from '../../../src/sse/event-framer.ts';
 import type { LeaseOutcome } from '../../objects/model-pool.ts';
+import { engineIdle, streamInterrupted } from './relay-stream.ts';
 import type { UsageMeter } from './usage-meter.ts';
 
 export interface NativeRelayInput {
@@ -27,7 +27,8 @@ export interface NativeRelayInput {
   idleTimeoutMs: number;
   clientSignal: AbortSignal;
   meter: UsageMeter;
-  errorEvent?: (error: ApiError) => Uint8Array;
+  /** The error event in the client's API's shape (render-error.ts). */
+  errorEvent: (error: ApiError) => Uint8Array;
   /** The pipe outlives the handler: once the client leaves, only waitUntil keeps its ending running. */
   waitUntil: (promise: Promise<unknown>) => void;
   onFinish: (outcome: LeaseOutcome) => void;
@@ -58,13 +59,9 @@ async function pipe(input: NativeRelayInput, writable: WritableStream<Uint8Array
   const outcome = await ending(input, broke);
   input.onFinish(outcome.lease);
   try {
-    if (outcome.error && input.isEventStream) {
-      await tail.write(
-        input.errorEvent ? input.errorEvent(outcome.error) : errorEvent(outcome.error.toBody()),
-      );
-    }
-    if (outcome.error && !input.isEventStream) await tail.abort(outcome.error);
-    else await tail.close();
+    if (outcome.error && !input.isEventStream) return await tail.abort(outcome.error);
+    if (outcome.error) await tail.write(input.errorEvent(outcome.error));
+    await tail.close();
   } catch {
     // The client has gone: nothing left to tell it.
   }
@@ -77,12 +74,7 @@ interface Ending {
 }
 
 async function ending(input: NativeRelayInput, broke: unknown): Promise<Ending> {
-  if (!input.isEventStream) {
-    if (broke === null) return { lease: 'ok', error: null };
-    return input.clientSignal.aborted
-      ? { lease: 'aborted', error: null }
-      : { lease: 'failed', error: interrupted(broke) };
-  }
+  if (!input.isEventStream) return byThePipe(input, broke);
   const record = await input.collect();
   input.meter.meteredAtNode(record?.usage ?? null, record?.completionChunks ?? 0);
   switch (record?.ending) {
@@ -92,25 +84,18 @@ async function ending(input: NativeRelayInput, broke: unknown): Promise<Ending> 
     case 'caller_gone':
       return { lease: 'aborted', error: null };
     case 'engine_idle':
-      return {
-        lease: 'failed',
-        error: new ApiError(504, `The engine sent nothing for ${input.idleTimeoutMs} ms.`, {
-          code: 'upstream_idle_timeout',
-        }),
-      };
+      return { lease: 'failed', error: engineIdle(input.idleTimeoutMs) };
     case 'engine_failed':
-      return { lease: 'failed', error: interrupted(new Error('the engine stopped mid-answer')) };
+      return { lease: 'failed', error: streamInterrupted(new Error('the engine stopped mid-answer')) };
     default:
-      // No record (the agent is unreachable): judge by the pipe alone.
-      if (broke === null) return { lease: 'ok', error: null };
-      return input.clientSignal.aborted
-        ? { lease: 'aborted', error: null }
-        : { lease: 'failed', error: interrupted(broke) };
+      // No record (the agent is unreachable).
+      return byThePipe(input, broke);
   }
 }
 
-function interrupted(cause: unknown): ApiError {
-  return new ApiError(502, `The engine's stream broke off: ${(cause as Error)?.message ?? String(cause)}`, {
-    code: 'upstream_stream_interrupted',
-  });
+/** Without the agent's word: a pipe that held is ok; one that broke is the client's or the node's. */
+function byThePipe(input: NativeRelayInput, broke: unknown): Ending {
+  if (broke === null) return { lease: 'ok', error: null };
+  if (input.clientSignal.aborted) return { lease: 'aborted', error: null };
+  return { lease: 'failed', error: streamInterrupted(broke) };
 }

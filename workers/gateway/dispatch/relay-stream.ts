@@ -10,7 +10,7 @@
  * stops generating.
  */
 import { ApiError } from '../../../src/openai/errors.ts';
-import { errorEvent, EventFramer } from '../../../src/sse/event-framer.ts';
+import { EventFramer } from '../../../src/sse/event-framer.ts';
 import { IdleWatchdog } from '../../../src/sse/idle-watchdog.ts';
 import type { LeaseOutcome } from '../../objects/model-pool.ts';
 import type { UsageMeter } from './usage-meter.ts';
@@ -24,8 +24,8 @@ export interface RelayInput {
   onFinish: (outcome: LeaseOutcome) => void;
   /** Sees every byte that goes to the client, and may drop the usage chunk it asked for. */
   meter: UsageMeter;
-  /** The error event in the client's API's shape (render-error.ts); OpenAI's when absent. */
-  errorEvent?: (error: ApiError) => Uint8Array;
+  /** The error event in the client's API's shape (render-error.ts). */
+  errorEvent: (error: ApiError) => Uint8Array;
 }
 
 export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
@@ -39,9 +39,7 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
   let finished = false;
   let idleError: ApiError | null = null;
   const watchdog = new IdleWatchdog(input.idleTimeoutMs, () => {
-    idleError = new ApiError(504, `The engine sent nothing for ${input.idleTimeoutMs} ms.`, {
-      code: 'upstream_idle_timeout',
-    });
+    idleError = engineIdle(input.idleTimeoutMs);
     // Ends the pending read: the body errors with the abort.
     input.abortUpstream('idle');
   });
@@ -76,10 +74,10 @@ export function relayBody(input: RelayInput): ReadableStream<Uint8Array> {
       } catch (cause) {
         input.abortUpstream('relay failed');
         finish('failed');
-        const error = idleError ?? asApiError(cause);
+        const error = idleError ?? (cause instanceof ApiError ? cause : streamInterrupted(cause));
         if (!framer) return controller.error(error);
         framer.discardPartial();
-        enqueue(controller, input.errorEvent ? input.errorEvent(error) : errorEvent(error.toBody()));
+        enqueue(controller, input.errorEvent(error));
         controller.close();
       }
     },
@@ -95,10 +93,16 @@ function enqueue(controller: ReadableStreamDefaultController<Uint8Array>, chunk:
   if (chunk.byteLength > 0) controller.enqueue(chunk);
 }
 
-function asApiError(cause: unknown): ApiError {
-  return cause instanceof ApiError
-    ? cause
-    : new ApiError(502, `The engine's stream broke off: ${(cause as Error)?.message ?? String(cause)}`, {
-        code: 'upstream_stream_interrupted',
-      });
+/** What the client is told when the engine's answer broke off after the first byte. */
+export function streamInterrupted(cause: unknown): ApiError {
+  return new ApiError(502, `The engine's stream broke off: ${(cause as Error)?.message ?? String(cause)}`, {
+    code: 'upstream_stream_interrupted',
+  });
+}
+
+/** What the client is told when the engine went silent mid-answer. */
+export function engineIdle(idleTimeoutMs: number): ApiError {
+  return new ApiError(504, `The engine sent nothing for ${idleTimeoutMs} ms.`, {
+    code: 'upstream_idle_timeout',
+  });
 }

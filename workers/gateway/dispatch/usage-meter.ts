@@ -36,9 +36,13 @@ export class UsageMeter {
     this.stripUsageChunk = stripUsageChunk;
   }
 
-  /** Called once the answer's headers are in: how its body will be read. */
-  answerStarted(contentType: string): void {
+  /**
+   * Called once the answer's headers are in: how its body will be read. Null: the node's agent
+   * meters it (`meteredAtNode`), and the body passes unread.
+   */
+  answerStarted(contentType: string | null): void {
     this.firstByteAt ??= Date.now();
+    if (contentType === null) return;
     if (contentType.startsWith('text/event-stream'))
       this.sse = new SseUsageTap({ stripUsageChunk: this.stripUsageChunk });
     else if (/json/i.test(contentType)) this.json = [];
@@ -60,8 +64,6 @@ export class UsageMeter {
   /** The body passes natively: its cost is what the agent metered, not what this meter saw. */
   meteredAtNode(usage: Usage | null, completionChunks = 0): void {
     this.atNode = { usage, completionChunks };
-    this.sse = null;
-    this.json = null;
   }
 
   result(): Metered {

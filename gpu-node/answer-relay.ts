@@ -1,6 +1,7 @@
 /**
- * An engine's answer on its way to the gateway, metered here so the gateway's Worker can pass the
- * body on natively (src/protocol/node-metering.ts):
+ * An engine's answer on its way to the gateway. Unless the gateway asked for metering, it passes
+ * as it comes. Metered (src/protocol/node-metering.ts), so the gateway's Worker can pass the body
+ * on natively:
  *  - JSON: held whole (up to 1 MiB; engines send non-stream answers at once) and sent with its
  *    usage in a header;
  *  - SSE: sent in whole events only, the usage read on the way (and the usage-only chunk the
@@ -25,8 +26,9 @@ import type { MeterRecords } from './meter-records.ts';
 /** The gateway reads usage from JSON answers up to this size; larger ones it charges by estimate. */
 const MAX_JSON_USAGE_BYTES = 1024 * 1024;
 
-export interface MeteredAnswerInput {
-  meter: MeterRequest;
+export interface AnswerInput {
+  /** Null: the gateway did not ask (an older gateway), so nothing is metered. */
+  meter: MeterRequest | null;
   records: MeterRecords;
   answer: http.IncomingMessage;
   res: http.ServerResponse;
@@ -38,35 +40,55 @@ export interface MeteredAnswerInput {
   cutEngine: () => void;
 }
 
-export interface MeteredAnswer {
+export interface RelayedAnswer {
   /** The engine failed after the answer began: note it before the proxy cuts the connection. */
   engineFailed(): void;
 }
 
-export function relayMetered(input: MeteredAnswerInput): MeteredAnswer {
-  const { answer, res } = input;
-  const headers = [...input.headers, METERED_HEADER, '1'];
+const NOTHING_TO_NOTE: RelayedAnswer = { engineFailed: () => {} };
+
+export function relayAnswer(input: AnswerInput): RelayedAnswer {
+  const { answer, meter } = input;
   const status = answer.statusCode ?? 502;
+  if (!meter) {
+    passThrough(input, status, input.headers, []);
+    return NOTHING_TO_NOTE;
+  }
+  const headers = [...input.headers, METERED_HEADER, '1'];
   const contentType = String(answer.headers['content-type'] ?? '');
-  if (contentType.startsWith('text/event-stream')) return relayEvents(input, status, headers);
+  if (contentType.startsWith('text/event-stream')) return relayEvents(input, meter, status, headers);
   if (/json/i.test(contentType)) relayJson(input, status, headers);
   else passThrough(input, status, headers, []);
-  return { engineFailed: () => {} };
+  return NOTHING_TO_NOTE;
 }
 
-function passThrough(input: MeteredAnswerInput, status: number, headers: string[], held: Buffer[]): void {
+function passThrough(input: AnswerInput, status: number, headers: string[], held: Buffer[]): void {
   const { answer, res } = input;
   res.writeHead(status, headers);
   for (const chunk of held) res.write(chunk);
-  answer.on('data', input.onProgress);
-  // An engine that dies mid-answer must show as a cut, not as a clean end.
-  answer.once('close', () => {
-    if (!answer.complete) res.destroy();
+  let bodyStarted = held.length > 0;
+  answer.on('data', () => {
+    bodyStarted = true;
+    input.onProgress();
   });
+  // Headers leave with the first body bytes when those came in the same read (a whole
+  // non-stream answer: one write, not two); otherwise at the end of this turn of the loop, so
+  // a stream the engine has not begun still shows its headers at once.
+  setImmediate(() => {
+    if (!bodyStarted && !res.writableEnded && !res.destroyed) res.flushHeaders();
+  });
+  cutWhenEngineDies(answer, res);
   answer.pipe(res);
 }
 
-function relayJson(input: MeteredAnswerInput, status: number, headers: string[]): void {
+/** An engine that dies mid-answer must show as a cut, not as a clean end. */
+function cutWhenEngineDies(answer: http.IncomingMessage, res: http.ServerResponse): void {
+  answer.once('close', () => {
+    if (!answer.complete) res.destroy();
+  });
+}
+
+function relayJson(input: AnswerInput, status: number, headers: string[]): void {
   const { answer, res } = input;
   const held: Buffer[] = [];
   let size = 0;
@@ -89,13 +111,16 @@ function relayJson(input: MeteredAnswerInput, status: number, headers: string[])
   };
   answer.on('data', onData);
   answer.on('end', onEnd);
-  answer.once('close', () => {
-    if (!answer.complete) res.destroy();
-  });
+  cutWhenEngineDies(answer, res);
 }
 
-function relayEvents(input: MeteredAnswerInput, status: number, headers: string[]): MeteredAnswer {
-  const { answer, res, meter, records } = input;
+function relayEvents(
+  input: AnswerInput,
+  meter: MeterRequest,
+  status: number,
+  headers: string[],
+): RelayedAnswer {
+  const { answer, res, records } = input;
   const framer = new EventFramer();
   const tap = new SseUsageTap({ stripUsageChunk: meter.stripUsageChunk });
   let ended = false;
