@@ -20,6 +20,7 @@ import { LOG_LEVELS } from './logger.ts';
 import { addSimFlags, parseSimOptions } from './sim/options.ts';
 import { SimError } from './sim/sim-error.ts';
 import { StartError } from './start-error.ts';
+import { relaunchWithCappedYoungGeneration } from './young-generation.ts';
 import { AGENT_VERSION } from './version.ts';
 
 const configOption = () =>
@@ -90,7 +91,10 @@ export function buildCli(): Command {
     .addOption(configOption())
     .addOption(new Option('--log-level <level>', 'log level').choices(LOG_LEVELS).default('info'))
     .addOption(metricsListenOption())
-    .action(async (options) => (await import('./commands/start.ts')).startAgent(options));
+    .action(async (options) => {
+      relaunchWithCappedYoungGeneration();
+      await (await import('./commands/start.ts')).startAgent(options);
+    });
 
   program
     .command('status')

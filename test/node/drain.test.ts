@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINE_HEADER } from '../../src/protocol/node-api.ts';
 import { freePort, groupAlive, isAlive } from '../../gpu-node/index.ts';
+import { YOUNG_GENERATION_FLAG } from '../../gpu-node/young-generation.ts';
 import { type AgentProcess, runGpuNode, writeConfig } from '../support/agent-process.ts';
 import { FakeGateway } from '../support/fake-gateway.ts';
 import { makeTempDir, removeTempDirs } from '../support/throwaway-engine.ts';
@@ -66,6 +68,9 @@ describe('gpu-node start, then SIGTERM', () => {
       () => gateway.heartbeats().some((beat) => beat.engines[0]?.state === 'ready'),
       { timeoutMs: 15_000 },
     );
+    // Re-executed in place with the young generation capped: same pid, the flag on its command line.
+    const cmdline = readFileSync(`/proc/${agent.child.pid}/cmdline`, 'utf8').split('\0');
+    expect(cmdline).toContain(YOUNG_GENERATION_FLAG);
     const started = agent.logs.find((line) => line.msg === 'engine process started');
     const enginePid = started?.pid as number;
     expect(enginePid).toBeGreaterThan(0);
