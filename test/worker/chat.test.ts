@@ -5,7 +5,7 @@ import {
   createApiKey,
   engine,
   fakeNodeLog,
-  poolSnapshot,
+  expectLeasesBack,
   registerNode,
   uniqueModel,
 } from './helpers.ts';
@@ -20,7 +20,7 @@ describe('chat completions through a node', () => {
     const body = (await res.json()) as { choices: Array<{ message: { content: string } }>; model: string };
     expect(body.choices[0]!.message.content).toBe('Hello, world');
     expect(body.model).toBe(model);
-    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+    await expectLeasesBack(model);
   });
 
   it('streams SSE chunk by chunk and ends with [DONE]', async () => {
@@ -33,7 +33,7 @@ describe('chat completions through a node', () => {
     const text = await res.text();
     expect(text).toContain('"content":"Hello"');
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true);
-    expect((await poolSnapshot(model))[0]!.inflight).toBe(0);
+    await expectLeasesBack(model);
   });
 
   it('passes unknown fields (vLLM extras) through to the engine byte for byte', async () => {

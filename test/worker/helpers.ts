@@ -1,7 +1,7 @@
 /** Shared steps for the gateway tests: talk to the Worker, seed keys and nodes through the real APIs. */
 import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
-import { inject, vi } from 'vitest';
+import { expect, inject, vi } from 'vitest';
 import { anthropicErrorTypeForStatus } from '../../src/anthropic/errors.ts';
 import type { EngineReport, RegisterResponse } from '../../src/protocol/node-api.ts';
 import { emptyRow, USAGE_COUNTERS, type UsageRow } from '../../src/usage/rollup.ts';
@@ -131,6 +131,13 @@ export async function poolSnapshot(
   return (
     (await res.json()) as { engines: Array<{ engineId: string; inflight: number; available: boolean }> }
   ).engines;
+}
+
+/** Waits for every lease on `model`'s engines to come back (a call's return rides along for ms). */
+export async function expectLeasesBack(model: string): Promise<void> {
+  await vi.waitFor(async () => {
+    for (const engine of await poolSnapshot(model)) expect(engine.inflight, engine.engineId).toBe(0);
+  });
 }
 
 let modelCounter = 0;

@@ -464,8 +464,8 @@ describe('reservations whose renewals stop', () => {
     expect((await held).status).toBe(200);
     await vi.waitFor(async () => expect((await usageTotals(id)).requests).toBe(1));
     expect(
-      await apiKey(env, id).settleRequest({ ...lateSettlement(model), reservationId: 'never-made' }),
-    ).toBe(false);
+      await apiKey(env, id).settleRequests([{ ...lateSettlement(model), reservationId: 'never-made' }]),
+    ).toBe(0);
   });
 });
 

@@ -16,6 +16,7 @@ import {
   createApiKey,
   createNodeToken,
   engine,
+  expectLeasesBack,
   fakeNodeUrl,
   heartbeat,
   registerNode,
@@ -100,6 +101,7 @@ describe('GET /nodes/self', () => {
     const model = uniqueModel('self');
     const node = await registerNode([engine('up', model), engine('loading', model, { state: 'starting' })]);
     expect((await chat(key, { model })).status).toBe(200);
+    await expectLeasesBack(model);
     const res = await nodeCall('/nodes/self', node.credential);
     expect(res.status).toBe(200);
     const text = await res.text();

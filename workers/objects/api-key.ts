@@ -2,9 +2,9 @@
  * One API key's authoritative record and admission state, one object per key id. Every
  * forwarded call makes one RPC here, `admitRequest`, that authenticates, checks the model
  * allow-list and admits against the key's limits; since every edge location asks this same
- * object, limits are exact and a revocation holds from the next request on. Settlement comes
- * back off the request path (`settleRequest`), and usage is batched to the tenant's usage
- * object by alarm rather than written per request.
+ * object, limits are exact and a revocation holds from the next request on. Settlements come
+ * back off the request path, carried by a later admission or together (`settleRequests`), and
+ * usage is batched to the tenant's usage object by alarm rather than written per request.
  */
 import { DurableObject } from 'cloudflare:workers';
 import {
@@ -41,6 +41,8 @@ export interface AdmitInput {
   tokens: number;
   /** The request names its completion cap (`max_tokens` …); else `tokens` holds a default. */
   capped: boolean;
+  /** Earlier calls of this key that ended, carried along (ride-along.ts): settled first. */
+  settlements?: Settlement[];
 }
 
 export type Admission =
@@ -142,8 +144,19 @@ export class ApiKey extends DurableObject<Env> {
     };
   }
 
-  /** Authenticates, checks the model, and admits against the key's limits: the one call on the path. */
+  /**
+   * Authenticates, checks the model, and admits against the key's limits: the one call on the
+   * path. Settlements it carries are applied first — a call that ended frees its share before
+   * this one is judged — and the answer waits for the write that holds them, whatever it says.
+   */
   async admitRequest(input: AdmitInput): Promise<Admission> {
+    const settled = this.settle(input.settlements ?? []);
+    const admission = await this.admit(input);
+    await settled;
+    return admission;
+  }
+
+  private async admit(input: AdmitInput): Promise<Admission> {
     const who = this.authenticate(input.secretHash);
     if (!who.ok) return who;
     const record = this.record!;
@@ -204,24 +217,9 @@ export class ApiKey extends DurableObject<Env> {
     return true;
   }
 
-  /**
-   * Turns a reservation into the tokens really used and counts the call. Idempotent. A call whose
-   * reservation was reaped (its renewals stopped reaching this object, yet it lived on) is still
-   * counted in usage; the limiter keeps what it reserved.
-   */
-  async settleRequest(settlement: Settlement): Promise<boolean> {
-    const now = Date.now();
-    const usage = settlement.usage ?? settlement.fallback;
-    const tokens = usage.promptTokens + usage.completionTokens;
-    if (this.limiter.settle(settlement.reservationId, tokens, now)) {
-      void this.persist('limiter');
-    } else if (this.reaped.delete(settlement.reservationId)) {
-      void this.persist('reaped');
-    } else {
-      return false;
-    }
-    await this.recordCall(now, settlement.model, { ...settlement, usage });
-    return true;
+  /** Settlements no admission carried (ride-along.ts): how many counted. */
+  settleRequests(settlements: Settlement[]): Promise<number> {
+    return this.settle(settlements);
   }
 
   /** Open reservations, for tests and the admin API. */
@@ -283,11 +281,51 @@ export class ApiKey extends DurableObject<Env> {
     if (this.limiter.inflight() > 0) await this.ensureAlarm(now + EXPIRE_AFTER_MS);
   }
 
+  /**
+   * Turns reservations into the tokens really used and counts the calls, in memory at once, then
+   * waits for the write that holds them. Idempotent: a reservation settled already counts
+   * nothing. A call whose reservation was reaped (its renewals stopped reaching this object, yet
+   * it lived on) is still counted in usage; the limiter keeps what it reserved.
+   */
+  private async settle(settlements: readonly Settlement[]): Promise<number> {
+    const now = Date.now();
+    let counted = 0;
+    for (const settlement of settlements) {
+      const usage = settlement.usage ?? settlement.fallback;
+      const tokens = usage.promptTokens + usage.completionTokens;
+      // Both join the write awaited below.
+      if (this.limiter.settle(settlement.reservationId, tokens, now)) void this.persist('limiter');
+      else if (this.reaped.delete(settlement.reservationId)) void this.persist('reaped');
+      else continue;
+      this.countCall(now, settlement.model, { ...settlement, usage });
+      counted++;
+    }
+    if (counted === 0) return 0;
+    await Promise.all([
+      this.persist('pending_usage'),
+      this.ensureAlarm(now + gatewayConfig(this.env).usageFlushMs),
+    ]);
+    return counted;
+  }
+
+  /** Counts a refused call in usage, and waits for the write that holds it. */
   private async recordCall(
     at: number,
     model: string,
     call: Pick<Settlement, 'status' | 'aborted' | 'usage' | 'ttftMs' | 'durationMs'>,
   ): Promise<void> {
+    this.countCall(at, model, call);
+    await Promise.all([
+      this.persist('pending_usage'),
+      this.ensureAlarm(at + gatewayConfig(this.env).usageFlushMs),
+    ]);
+  }
+
+  private countCall(
+    at: number,
+    model: string,
+    call: Pick<Settlement, 'status' | 'aborted' | 'usage' | 'ttftMs' | 'durationMs'>,
+  ): void {
     addUsageEvent(this.pendingUsage, {
       at,
       keyId: this.record!.keyId,
@@ -299,10 +337,6 @@ export class ApiKey extends DurableObject<Env> {
       ttftMs: call.ttftMs,
       durationMs: call.durationMs,
     });
-    await Promise.all([
-      this.persist('pending_usage'),
-      this.ensureAlarm(at + gatewayConfig(this.env).usageFlushMs),
-    ]);
   }
 
   /**

@@ -66,6 +66,8 @@ export interface PickRequest {
   pinnedEngine?: string;
   /** Only engines of these node owners (the tenant's `trustedOwners`); absent: any owner's. */
   owners?: string[];
+  /** Leases of calls that ended, carried along (ride-along.ts): returned before the pick. */
+  releases?: LeaseReturn[];
 }
 
 export interface Lease {
@@ -99,6 +101,13 @@ interface PendingPrefix {
 
 export interface EngineView extends PoolEngine, PoolEngineState {
   engineKey: string;
+}
+
+/** A lease that comes back: how its call went, and what the answer said of its prompt's cache. */
+export interface LeaseReturn {
+  leaseId: string;
+  outcome: LeaseOutcome;
+  cache?: CacheReport;
 }
 
 /** A lease its holder renews: enough to count it again if the pool restarted since the grant. */
@@ -169,6 +178,7 @@ export class ModelPool extends DurableObject<Env> {
   }
 
   pick(request: PickRequest): PickResult {
+    if (request.releases) this.releaseLeases(request.releases);
     const config = gatewayConfig(this.env);
     const now = Date.now();
     const policy = this.policySetHere ?? config.routingPolicy;
@@ -237,6 +247,13 @@ export class ModelPool extends DurableObject<Env> {
           : engine.meanLeaseMs + LEASE_DURATION_WEIGHT * (ms - engine.meanLeaseMs);
     }
     return true;
+  }
+
+  /** Returns leases no pick carried (ride-along.ts): how many the pool still held. */
+  releaseLeases(returns: LeaseReturn[]): number {
+    let held = 0;
+    for (const { leaseId, outcome, cache } of returns) if (this.release(leaseId, outcome, cache)) held++;
+    return held;
   }
 
   /**

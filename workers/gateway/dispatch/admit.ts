@@ -3,7 +3,8 @@
  * checks the model against the key's allow-list and admits the call against its limits,
  * reserving its estimated tokens. Refusals become the errors OpenAI's clients expect; an
  * admitted call gets a reservation, renewed while the call lives, that `settleCall` must close
- * on every path.
+ * on every path. A settlement rides along with the key's next admission in this isolate
+ * (ride-along.ts), or goes with others a few milliseconds later.
  */
 import { parseCredential, sha256Hex, bearerToken } from '../../../src/credentials.ts';
 import { rateLimitHeaders, retryAfterHeaders } from '../../../src/limits/headers.ts';
@@ -14,6 +15,10 @@ import { apiKey, callWithRetry } from '../../objects/stubs.ts';
 import { keyIdIssuedHere } from '../gateway-secret.ts';
 import type { EngineLeases } from './engine-leases.ts';
 import { keepRenewing } from './renewal.ts';
+import { RideAlong, deliverCarried } from './ride-along.ts';
+
+/** Settlements of each key's calls, waiting for the key's next admission in this isolate to carry them. */
+const settlements = new RideAlong<Settlement>(5);
 
 export interface Admitted {
   keyId: string;
@@ -21,8 +26,8 @@ export interface Admitted {
   reservationId: string;
   /** x-ratelimit-* for every answer to this call. */
   headers: Record<string, string>;
-  /** Stops renewing the reservation: `settleCall` calls it. */
-  stopRenewing: () => void;
+  /** Stops renewing the reservation and lets the request end: `settleCall` calls it. */
+  closeReservation: () => void;
 }
 
 /**
@@ -54,55 +59,82 @@ export async function presentedApiKey(
  */
 export async function admitCall(
   env: Env,
+  ctx: { waitUntil(promise: Promise<unknown>): void },
   key: { id: string; secret: string },
   call: { model: string; tokens: number; capped: boolean },
   leases?: EngineLeases,
 ): Promise<Admitted> {
   const reservationId = crypto.randomUUID();
   const keyObject = apiKey(env, key.id);
+  // The request stays alive until the call is settled. Once its client leaves, workerd ends a
+  // request as soon as nothing is pending in `waitUntil`, cancelling the very work that would
+  // notice the client left and settle the call (its reservation would wait to be reaped).
+  let endHold!: () => void;
+  ctx.waitUntil(new Promise<void>((resolve) => (endHold = resolve)));
+  const secretHash = await sha256Hex(key.secret);
+  const carried = settlements.take(key.id);
+  const answer = keyObject.admitRequest({
+    secretHash,
+    model: call.model,
+    reservationId,
+    tokens: call.tokens,
+    capped: call.capped,
+    settlements: carried,
+  });
+  deliverCarried(ctx, answer, carried, (batch) => sendSettlements(env, key.id, batch));
   let admission: Admission;
   try {
-    admission = await keyObject.admitRequest({
-      secretHash: await sha256Hex(key.secret),
-      model: call.model,
-      reservationId,
-      tokens: call.tokens,
-      capped: call.capped,
-    });
+    admission = await answer;
   } catch (err) {
+    endHold();
     // Not a refusal: the key may prefetch again on its next call.
     leases?.abandon(0);
     throw err;
   }
   if (!admission.ok) {
+    endHold();
     leases?.abandon(admission.reason === 'rate_limited' ? admission.retryAfterMs : undefined);
     throw refusal(admission, call.model);
   }
   leases?.restrictTo(admission.trustedOwners);
+  const stopRenewing = keepRenewing(`reservation ${reservationId}`, () =>
+    keyObject.renewReservation(reservationId),
+  );
   return {
     keyId: admission.keyId,
     tenantId: admission.tenantId,
     reservationId,
     headers: rateLimitHeaders(admission.status),
-    stopRenewing: keepRenewing(`reservation ${reservationId}`, () =>
-      keyObject.renewReservation(reservationId),
-    ),
+    closeReservation: () => {
+      stopRenewing();
+      endHold();
+    },
   };
 }
 
-/** Closes a reservation off the request path; settling twice changes nothing. */
-export async function settleCall(
+/**
+ * Closes a reservation off the request path; settling twice changes nothing. The promise is for
+ * `waitUntil`: it ends once the settlement is sent or handed to an admission carrying it.
+ */
+export function settleCall(
   env: Env,
   admitted: Admitted,
   settlement: Omit<Settlement, 'reservationId'>,
 ): Promise<void> {
-  admitted.stopRenewing();
+  admitted.closeReservation();
   const { keyId, reservationId } = admitted;
+  return settlements.wait(keyId, { ...settlement, reservationId }, (batch) =>
+    sendSettlements(env, keyId, batch),
+  );
+}
+
+async function sendSettlements(env: Env, keyId: string, batch: Settlement[]): Promise<void> {
   try {
-    await callWithRetry(() => apiKey(env, keyId).settleRequest({ ...settlement, reservationId }));
+    await callWithRetry(() => apiKey(env, keyId).settleRequests(batch));
   } catch (err) {
-    // Its renewals have stopped: the key's object reaps it, settled with the reserved tokens.
-    console.error(`could not settle reservation ${reservationId} of key ${keyId}`, err);
+    // Their renewals have stopped: the key's object reaps them, settled with the reserved tokens.
+    const ids = batch.map((s) => s.reservationId).join(', ');
+    console.error(`could not settle reservations ${ids} of key ${keyId}`, err);
   }
 }
 

@@ -16,13 +16,15 @@
  *
  * Lease ids are chosen before `pick` is sent (held-lease.ts), and all calls go through one stub,
  * whose calls arrive in order: a release sent while `pick` is in flight arrives after the grant,
- * and takes it back.
+ * and takes it back. A lease whose grant is known comes back riding along with the next pick
+ * from its pool in this isolate (ride-along.ts), or alone with others a few milliseconds later.
  */
-import type { Lease, PickRequest, PickResult } from '../../objects/model-pool.ts';
+import type { Lease, LeaseReturn, PickRequest, PickResult } from '../../objects/model-pool.ts';
 import { callWithRetry, modelPool } from '../../objects/stubs.ts';
 import { nodeCredential } from '../gateway-secret.ts';
 import { clientClosed } from './forward.ts';
 import { HeldLease } from './held-lease.ts';
+import { RideAlong, deliverCarried } from './ride-along.ts';
 import { mayBeServed } from './served-models.ts';
 import { IsolateCache } from '../isolate-cache.ts';
 
@@ -42,6 +44,8 @@ const keysSeen = new IsolateCache<string, { owners: string[] | null; refusedUnti
 const REFUSAL_STANDS_MS = 10_000;
 /** Refusals that say nothing of the call: after admission, the pick is worth asking again. */
 const CAPACITY_REFUSALS = new Set(['engines_saturated', 'no_available_engine']);
+/** Returned leases of each model's pool, waiting for the next pick in this isolate to carry them. */
+const leaseReturns = new RideAlong<LeaseReturn>(5);
 type Pool = ReturnType<typeof modelPool>;
 
 export class EngineLeases {
@@ -122,8 +126,12 @@ export class EngineLeases {
 
   private hold(): HeldLease {
     return new HeldLease(this.clientSignal, {
-      release: (leaseId, outcome, cache) =>
-        this.ctx.waitUntil(this.returnLease(() => this.pool.release(leaseId, outcome, cache), leaseId)),
+      release: (leaseReturn, inOrder) =>
+        this.ctx.waitUntil(
+          inOrder
+            ? this.returnLeases([leaseReturn], this.pool)
+            : leaseReturns.wait(this.model, leaseReturn, (batch) => this.returnLeases(batch, this.pool)),
+        ),
       renew: (leaseId, engineKey) => this.pool.renewLeases([{ leaseId, engineKey }]),
     });
   }
@@ -140,8 +148,11 @@ export class EngineLeases {
     // Given back while the registry was asked (the client left, admission refused): a pick sent
     // now would arrive after that release and hold an engine slot for nobody.
     if (held.returned) throw clientClosed();
+    const releases = leaseReturns.take(this.model);
+    const answer = this.pool.pick({ ...routing, leaseId: held.leaseId, exclude, releases });
+    deliverCarried(this.ctx, answer, releases, (batch) => this.returnLeases(batch, this.pool));
     try {
-      const picked = await this.pool.pick({ ...routing, leaseId: held.leaseId, exclude });
+      const picked = await answer;
       if (!picked.ok) {
         held.refused();
         return picked;
@@ -159,17 +170,16 @@ export class EngineLeases {
   }
 
   /**
-   * `release` is idempotent, so the retry after a call that did land changes nothing. A lease
-   * that still cannot be returned stops being renewed and expires in the pool.
+   * Returning is idempotent, so the retry after a call that did land changes nothing. A lease
+   * that still cannot be returned stops being renewed and expires in the pool. `pool`: a stub
+   * made by the request sending, as workerd requires.
    */
-  private async returnLease(release: () => Promise<boolean>, leaseId: string): Promise<void> {
+  private async returnLeases(returns: LeaseReturn[], pool: Pool): Promise<void> {
     try {
-      await callWithRetry(release);
+      await callWithRetry(() => pool.releaseLeases(returns));
     } catch (err) {
-      console.error(
-        `[${this.requestId}] could not return lease ${leaseId} to the pool of ${this.model}`,
-        err,
-      );
+      const ids = returns.map((r) => r.leaseId).join(', ');
+      console.error(`[${this.requestId}] could not return leases ${ids} to the pool of ${this.model}`, err);
     }
   }
 }

@@ -51,6 +51,7 @@ messageRoutes.post('/v1/messages', async function createMessage(c) {
   const leases = leasesFor(c, { model: fields.model, keyId: key.id }, routing);
   const admitted = await admitCall(
     c.env,
+    c.executionCtx,
     key,
     {
       model: fields.model,
@@ -78,7 +79,13 @@ messageRoutes.post('/v1/messages/count_tokens', async function countTokens(c) {
   // Counting generates nothing and is answered by the engine's API server: it costs no tokens.
   const routing = { route: engineRoute('POST', '/v1/messages/count_tokens') };
   const leases = leasesFor(c, { model: fields.model, keyId: key.id }, routing);
-  const admitted = await admitCall(c.env, key, { model: fields.model, tokens: 0, capped: true }, leases);
+  const admitted = await admitCall(
+    c.env,
+    c.executionCtx,
+    key,
+    { model: fields.model, tokens: 0, capped: true },
+    leases,
+  );
   return forwardAdmitted(c, admitted, {
     model: fields.model,
     body: bytes,

@@ -47,6 +47,7 @@ for (const route of OPENAI_ROUTES) {
     leases.prefetch(routing);
     const admitted = await admitCall(
       c.env,
+      c.executionCtx,
       key,
       { model, tokens: read.reserve, capped: read.capped },
       leases,

@@ -51,7 +51,7 @@ realtimeRoutes.get('/v1/realtime', async function proxyRealtime(c) {
     requestId: c.get('requestId'),
   });
   leases.prefetch({ route: REALTIME });
-  const admitted = await admitCall(c.env, key, { model, tokens: 0, capped: true }, leases);
+  const admitted = await admitCall(c.env, c.executionCtx, key, { model, tokens: 0, capped: true }, leases);
   const url = new URL(c.req.url);
   return proxyWebSocket(gatewayConfig(c.env), {
     requestId: c.get('requestId'),

@@ -62,6 +62,7 @@ responseRoutes.post('/v1/responses', async function createResponse(c) {
   const [admitted, previous] = await Promise.all([
     admitCall(
       c.env,
+      c.executionCtx,
       key,
       {
         model: fields.model,
@@ -137,7 +138,13 @@ async function forwardToStoredResponse(
     throw unknownResponse(responseId);
   }
   const leases = leasesFor(c, { model: stored.model, keyId: key.id });
-  const admitted = await admitCall(c.env, key, { model: stored.model, tokens: 0, capped: true }, leases);
+  const admitted = await admitCall(
+    c.env,
+    c.executionCtx,
+    key,
+    { model: stored.model, tokens: 0, capped: true },
+    leases,
+  );
   if (stored.tenantId !== admitted.tenantId) {
     settleUnforwarded(c, admitted, stored.model, 404);
     throw unknownResponse(responseId);
