@@ -410,9 +410,9 @@ async function fourEngineAgentMemory(s: Setup, main: string): Promise<{ idle: nu
 const REQUEST_METHODS = new Set([
   'Directory.keyIdSecret',
   'ApiKey.admitRequest',
-  'ApiKey.settleRequest',
+  'ApiKey.settleRequests',
   'ModelPool.pick',
-  'ModelPool.release',
+  'ModelPool.releaseLeases',
 ]);
 /** Awaited before the response starts; the rest run in waitUntil after it. */
 const LATENCY_PATH = new Set(['Directory.keyIdSecret', 'ApiKey.admitRequest', 'ModelPool.pick']);

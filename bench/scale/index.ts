@@ -10,7 +10,7 @@
  *   (latency), and with 16 in flight (throughput);
  * - session affinity at 100k sessions: the pool's SQLite, workerd's memory, pick time as the
  *   table grows, and the in-memory prefix index for the same traffic;
- * - a key's admission (`admitRequest` + `settleRequest`, every limit set), idle and with 1,000
+ * - a key's admission (`admitRequest` + `settleRequests`, every limit set), idle and with 1,000
  *   requests in flight.
  *
  *   npm run bench:scale [-- --seconds 3 --sessions 100000 --objects-dir /dev/shm]
@@ -385,7 +385,7 @@ interface KeyFigures {
   rowsWritten: number;
 }
 
-/** admitRequest + settleRequest inside the object, the key without limits and the one with all, alternating; the best of 3 each. */
+/** admitRequest + settleRequests inside the object, the key without limits and the one with all, alternating; the best of 3 each. */
 async function measureLimitsCost(
   gateway: InstrumentedGateway,
   none: { keyId: string; secret: string },
@@ -626,7 +626,7 @@ function printSessions(s: SessionFigures): void {
 
 function printKeys(keys: KeyFigures[], limitsCost: { noneUs: number; allUs: number }): void {
   printTable(
-    "ApiKey: admitRequest + settleRequest of one request, the key's own object",
+    "ApiKey: admitRequest + settleRequests of one request, the key's own object",
     [
       'limits',
       'in flight',

@@ -166,7 +166,7 @@ interface KeyLike {
     tokens: number;
     capped: boolean;
   }): Promise<{ ok: boolean; reason?: string }>;
-  settleRequest(settlement: ReturnType<typeof settlementOf>): Promise<boolean>;
+  settleRequests(settlements: ReturnType<typeof settlementOf>[]): Promise<number>;
   benchHeld?: string[];
 }
 
@@ -226,7 +226,7 @@ const BENCH_METHODS: Record<string, Record<string, (this: never, ...args: never[
         const reservationId = `bench-${leaseSeq++}`;
         const admitted = await this.admitRequest({ ...loop, reservationId, tokens: 66, capped: true });
         if (!admitted.ok) throw new Error(`admission refused: ${admitted.reason}`);
-        await this.settleRequest(settlementOf(reservationId, loop.model));
+        await this.settleRequests([settlementOf(reservationId, loop.model)]);
       }
       return loop.n;
     },
@@ -242,7 +242,7 @@ const BENCH_METHODS: Record<string, Record<string, (this: never, ...args: never[
       return this.benchHeld.length;
     },
     async benchReleaseHeld(this: KeyLike, loop: { model: string }) {
-      for (const id of this.benchHeld ?? []) await this.settleRequest(settlementOf(id, loop.model));
+      for (const id of this.benchHeld ?? []) await this.settleRequests([settlementOf(id, loop.model)]);
       this.benchHeld = [];
       return 0;
     },
@@ -341,7 +341,7 @@ export async function benchFetch(request: Request, env: BenchEnv, ctx: unknown, 
           reason?: string;
         };
         if (!admitted.ok) throw new Error(`admission refused: ${admitted.reason}`);
-        await key.settleRequest!(settlementOf(reservationId, model));
+        await key.settleRequests!([settlementOf(reservationId, model)]);
       });
       return Response.json({ n });
     }

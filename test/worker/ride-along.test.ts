@@ -8,7 +8,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { RENEW_EVERY_MS } from '../../src/limits/hold-renewal.ts';
 import { HeldLease } from '../../workers/gateway/dispatch/held-lease.ts';
-import { RideAlong } from '../../workers/gateway/dispatch/ride-along.ts';
+import { RideAlong, deliverCarried } from '../../workers/gateway/dispatch/ride-along.ts';
 import type { LeaseReturn } from '../../workers/objects/model-pool.ts';
 import { apiKey, modelPool } from '../../workers/objects/stubs.ts';
 import {
@@ -50,6 +50,21 @@ describe('RideAlong', () => {
     const later = queue.wait('key-a', 3, sendAlone);
     await Promise.all([waited, later]);
     expect(sent).toEqual([[3]]);
+  });
+});
+
+describe('deliverCarried', () => {
+  it("keeps the carrier's call alive, and sends what it carried alone only when the call failed", async () => {
+    const kept: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => void kept.push(promise) };
+    const sent: number[][] = [];
+    const sendAlone = async (items: number[]) => void sent.push(items);
+    deliverCarried(ctx, Promise.resolve('admitted'), [1], sendAlone);
+    deliverCarried(ctx, Promise.reject(new Error('object reset')), [2, 3], sendAlone);
+    deliverCarried(ctx, new Promise(() => {}), [], sendAlone);
+    expect(kept).toHaveLength(2);
+    await Promise.all(kept);
+    expect(sent).toEqual([[2, 3]]);
   });
 });
 
