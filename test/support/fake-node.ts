@@ -313,14 +313,19 @@ function answerMetered(
   const meter = parseMeterRequest(req.headers[METER_HEADER] as string | undefined);
   if (!meter) return json(res, 400, { error: { message: 'metered engines need the meter header' } });
   if (engine === 'metered-json') {
+    // As the agent sends a metered JSON answer: whole, with its length.
+    const answer = JSON.stringify({
+      id: 'chatcmpl-fake',
+      choices: [],
+      usage: { prompt_tokens: 3, completion_tokens: 2 },
+    });
     res.writeHead(200, {
       'content-type': 'application/json',
+      'content-length': Buffer.byteLength(answer),
       [METERED_HEADER]: '1',
       [USAGE_HEADER]: '30,20,0',
     });
-    res.end(
-      JSON.stringify({ id: 'chatcmpl-fake', choices: [], usage: { prompt_tokens: 3, completion_tokens: 2 } }),
-    );
+    res.end(answer);
     return;
   }
   res.writeHead(200, { 'content-type': 'text/event-stream', [METERED_HEADER]: '1' });

@@ -10,7 +10,7 @@ import type { EngineLeases, NodeLease, PickRouting } from './engine-leases.ts';
 import type { HeldLease } from './held-lease.ts';
 import { relayBody } from './relay-stream.ts';
 import { collectMeterRecord } from './meter-collect.ts';
-import { relayNatively } from './native-relay.ts';
+import { answerInHand, relayNatively } from './native-relay.ts';
 import { METERED_HEADER, type MeterRequest } from '../../../src/protocol/node-metering.ts';
 import { attemptUpstream, type AttemptResult } from './upstream-attempt.ts';
 import { clientFacingHeaders } from '../../../src/http/engine-headers.ts';
@@ -160,6 +160,11 @@ function relayResponse(
     log.finish(response.status, outcome, null, request.meter.result());
   };
   if (meteredAtNode) {
+    const whole = answerInHand({ response, reader, firstChunk, isEventStream, meter: request.meter });
+    if (whole) {
+      onFinish('ok');
+      return new Response(whole, { status: response.status, headers });
+    }
     const body = relayNatively({
       response,
       reader,

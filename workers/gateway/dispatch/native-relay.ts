@@ -4,7 +4,9 @@
  * (docs/decisions/0009-metering-at-the-node.md). The agent already did what relay-stream.ts does
  * for unmetered answers — read the usage, drop the usage chunk the client did not ask for, cut a
  * silent stream, send only whole SSE events — so what is left here is the ending:
- *  - a JSON answer's usage came in a header; nothing to collect;
+ *  - a JSON answer's usage came in a header; nothing to collect. The agent sends one only once it
+ *    has all of it, so when the first read brought it whole (`answerInHand`) the engine is done:
+ *    it is answered from memory, with no pipe and nothing left to wait for;
  *  - an SSE answer's record is collected from the agent once the pipe is over, and a stream that
  *    did not end well gets the error event the unmetered relay would have sent;
  *  - `onFinish` runs exactly once with how it ended (the caller returns the lease).
@@ -32,6 +34,22 @@ export interface NativeRelayInput {
   /** The pipe outlives the handler: once the client leaves, only waitUntil keeps its ending running. */
   waitUntil: (promise: Promise<unknown>) => void;
   onFinish: (outcome: LeaseOutcome) => void;
+}
+
+/**
+ * The whole of a metered JSON answer when the first read brought it all (its content-length):
+ * its usage is taken from the header and the upstream body let go. Null when more is to come.
+ */
+export function answerInHand(
+  input: Pick<NativeRelayInput, 'response' | 'reader' | 'firstChunk' | 'isEventStream' | 'meter'>,
+): Uint8Array | null {
+  const { response, firstChunk } = input;
+  if (input.isEventStream || !firstChunk) return null;
+  if (Number(response.headers.get('content-length')) !== firstChunk.byteLength) return null;
+  input.meter.meteredAtNode(parseUsageHeader(response.headers.get(USAGE_HEADER)));
+  // Every byte is read: this ends the body, it cuts nothing.
+  input.reader.cancel().catch(() => {});
+  return firstChunk;
 }
 
 export function relayNatively(input: NativeRelayInput): ReadableStream<Uint8Array> {
