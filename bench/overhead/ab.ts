@@ -19,7 +19,15 @@ import { bundleWorker } from '../../scripts/bundle.ts';
 import { parseWranglerToml } from '../../scripts/workerd-config.ts';
 import { Harness, cpuSeconds, describeLoad, describeMachine, root } from './harness.ts';
 import { closedLoop, ms, type Endpoint } from './load.ts';
-import { MODEL, bundleGateway, startAgent, startBareProxy, startEngines, startGateway } from './systems.ts';
+import {
+  INSTANT_BODIES,
+  MODEL,
+  bundleGateway,
+  startAgent,
+  startBareProxy,
+  startEngines,
+  startGateway,
+} from './systems.ts';
 import { fixed, printTable } from './table.ts';
 
 const { values } = parseArgs({
@@ -43,21 +51,6 @@ if (connectionCounts.some((n) => !Number.isInteger(n) || n < 1))
 if (kinds.some((kind) => !KINDS.includes(kind))) usage(`--kinds takes ${KINDS.join(', ')}`);
 if (!(rounds >= 1 && seconds > 0)) usage('--rounds and --seconds take positive numbers');
 const baseCommit = resolveCommit(values.base!);
-
-const BODIES: Record<Kind, string> = {
-  'non-stream': JSON.stringify({
-    model: MODEL,
-    messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
-    max_tokens: 16,
-  }),
-  stream: JSON.stringify({
-    model: MODEL,
-    messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
-    max_tokens: 64,
-    stream: true,
-    stream_options: { include_usage: true },
-  }),
-};
 
 interface System extends Endpoint {
   /** The processes whose CPU the system spends: workerd, and the agent for switchyard. */
@@ -115,7 +108,7 @@ async function compare(worktree: string): Promise<void> {
   };
   h.progress('warming up');
   for (const system of Object.values(systems))
-    for (const kind of kinds) await closedLoop(system, BODIES[kind], 4, 1);
+    for (const kind of kinds) await closedLoop(system, INSTANT_BODIES[kind], 4, 1);
 
   const rows: string[][] = [];
   for (const kind of kinds) {
@@ -124,7 +117,7 @@ async function compare(worktree: string): Promise<void> {
       for (let round = 0; round < rounds; round++) {
         const order = Object.keys(systems) as Array<keyof typeof systems>;
         for (const name of round % 2 === 0 ? order : order.reverse()) {
-          samples[name].push(await measure(systems[name], BODIES[kind], connections));
+          samples[name].push(await measure(systems[name], INSTANT_BODIES[kind], connections));
           const last = samples[name].at(-1)!;
           h.progress(
             `${kind}, ${connections} conn, round ${round + 1}, ${name}: ${last.rps.toFixed(0)} req/s`,

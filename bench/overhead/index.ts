@@ -36,12 +36,15 @@ import {
   type StreamFigures,
 } from './load.ts';
 import {
+  INSTANT_BODIES,
   MAX_BATCH,
   MODEL,
   PACED_MODEL,
   PACED_MS_PER_TOKEN,
+  TOKENS,
   buildAgent,
   bundleGateway,
+  chatBody,
   restartGateway,
   startAgent,
   startBareProxy,
@@ -74,7 +77,6 @@ type System = 'direct' | 'bare' | 'switchyard' | 'peer';
 const SYSTEMS: System[] = ['direct', 'bare', 'switchyard', 'peer'];
 type Mode = 'non-stream' | 'stream';
 const MODES: Mode[] = ['non-stream', 'stream'];
-const TOKENS = { 'non-stream': 16, stream: 64, paced: 32 };
 /** Requests per kind in the Durable Object count. */
 const COUNTED_REQUESTS = 300;
 const COLD_STARTS = 3;
@@ -97,20 +99,7 @@ interface Run {
   cpuParts: number[];
 }
 
-function chatBody(model: string, stream: boolean, maxTokens: number): string {
-  return JSON.stringify({
-    model,
-    messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
-    max_tokens: maxTokens,
-    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-  });
-}
-
-const BODIES = {
-  'non-stream': chatBody(MODEL, false, TOKENS['non-stream']),
-  stream: chatBody(MODEL, true, TOKENS.stream),
-  paced: chatBody(PACED_MODEL, true, TOKENS.paced),
-};
+const BODIES = { ...INSTANT_BODIES, paced: chatBody(PACED_MODEL, true, TOKENS.paced) };
 
 function endpoint(s: Setup, system: System, engine: 'instant' | 'paced' = 'instant'): Endpoint {
   const engineUrl = engine === 'instant' ? s.engines.instantUrl : s.engines.pacedUrl;

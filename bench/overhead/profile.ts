@@ -30,7 +30,14 @@ import {
 } from './cpu-profile.ts';
 import { Harness, describeLoad, describeMachine, root } from './harness.ts';
 import { closedLoop } from './load.ts';
-import { MODEL, bundleGateway, createLimitedKey, startAgent, startSimulator } from './systems.ts';
+import {
+  INSTANT_BODIES,
+  MODEL,
+  bundleGateway,
+  createLimitedKey,
+  startAgent,
+  startSimulator,
+} from './systems.ts';
 import { fixed, printTable } from './table.ts';
 
 const { values } = parseArgs({
@@ -44,20 +51,6 @@ const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const intervalUs = Number(values.interval);
 const MODES = ['non-stream', 'stream'] as const;
-const BODIES = {
-  'non-stream': JSON.stringify({
-    model: MODEL,
-    messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
-    max_tokens: 16,
-  }),
-  stream: JSON.stringify({
-    model: MODEL,
-    messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
-    max_tokens: 64,
-    stream: true,
-    stream_options: { include_usage: true },
-  }),
-};
 
 const h = new Harness('profile');
 
@@ -205,7 +198,7 @@ async function main(): Promise<void> {
     url: `${gateway.url}/v1/chat/completions`,
     headers: { authorization: `Bearer ${gateway.limitedKey}` },
   };
-  for (const mode of MODES) await closedLoop(target, BODIES[mode], 8, 2);
+  for (const mode of MODES) await closedLoop(target, INSTANT_BODIES[mode], 8, 2);
 
   const cdp = await Cdp.connect(gateway.inspector);
   const moduleOf = bundleModuleMap(path.join(bundle.dir, bundle.modules[0]!));
@@ -216,7 +209,7 @@ async function main(): Promise<void> {
     h.progress(`profiling ${mode}, ${connections} connections, ${seconds} s`);
     let requests = 0;
     const profile = await profileDuring(cdp, intervalUs, async () => {
-      requests = (await closedLoop(target, BODIES[mode], connections, seconds)).requests;
+      requests = (await closedLoop(target, INSTANT_BODIES[mode], connections, seconds)).requests;
     });
     agentRequests += requests;
     fs.writeFileSync(path.join(h.dir, `gateway-${mode}.cpuprofile`), JSON.stringify(profile));

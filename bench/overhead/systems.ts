@@ -28,6 +28,24 @@ export const PACED_MODEL = 'bench-sim-paced';
 export const MAX_BATCH = 256;
 /** The paced engine's decode step: one SSE chunk per token, this far apart. */
 export const PACED_MS_PER_TOKEN = 2;
+/** Completion tokens asked for: a short answer, a stream of many small chunks, a paced stream. */
+export const TOKENS = { 'non-stream': 16, stream: 64, paced: 32 };
+
+/** The benchmarks' chat request: the same prompt everywhere, streamed with usage or not. */
+export function chatBody(model: string, stream: boolean, maxTokens: number): string {
+  return JSON.stringify({
+    model,
+    messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
+    max_tokens: maxTokens,
+    ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+}
+
+/** A non-stream and a streamed chat request to the instant engine. */
+export const INSTANT_BODIES = {
+  'non-stream': chatBody(MODEL, false, TOKENS['non-stream']),
+  stream: chatBody(MODEL, true, TOKENS.stream),
+};
 const simMain = path.join(root, 'gpu-node', 'sim', 'main.ts');
 const agentMain = path.join(root, 'gpu-node', 'bin', 'gpu-node.js');
 
