@@ -25,6 +25,7 @@ import type { LimitName } from '../../src/limits/limits.ts';
 import { addUsageEvent, classifyCall, USAGE_COUNTERS, type UsageRow } from '../../src/usage/rollup.ts';
 import type { Usage } from '../../src/usage/usage.ts';
 import { gatewayConfig } from '../gateway/config.ts';
+import { GroupCommit } from './group-commit.ts';
 import { tenantUsage } from './stubs.ts';
 
 export type AuthFailure = 'invalid_key' | 'revoked_key' | 'expired_key';
@@ -84,7 +85,7 @@ const MAX_REAPED_KEPT = 1_000;
 
 export type KeyPatch = Partial<Pick<KeyRecord, 'name' | 'models' | 'limits' | 'expiresAt'>>;
 
-/** The state the request path changes; written in batches (`persist`). */
+/** The state the request path changes; written in batches (group-commit.ts). */
 type HotState = 'limiter' | 'pending_usage' | 'reaped';
 
 export class ApiKey extends DurableObject<Env> {
@@ -96,9 +97,8 @@ export class ApiKey extends DurableObject<Env> {
   private reaped = new Set<string>();
   /** When the alarm is set to fire, kept here so the hot path never reads it from storage. */
   private alarmAt: number | null = null;
-  /** Hot state changed since the last write, and the write that will take it (`persist`). */
-  private readonly dirty = new Set<HotState>();
-  private nextWrite: Promise<void> | null = null;
+  /** Hot state is written once per batch of calls (group-commit.ts). */
+  private readonly hotState = new GroupCommit<HotState>((name) => this.saveHot(name));
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -197,7 +197,7 @@ export class ApiKey extends DurableObject<Env> {
         status: admitted.status,
       };
     }
-    await Promise.all([this.persist('limiter'), this.ensureAlarm(now + EXPIRE_AFTER_MS)]);
+    await Promise.all([this.hotState.persist('limiter'), this.ensureAlarm(now + EXPIRE_AFTER_MS)]);
     return {
       ok: true,
       keyId: record.keyId,
@@ -213,7 +213,7 @@ export class ApiKey extends DurableObject<Env> {
    */
   async renewReservation(reservationId: string): Promise<boolean> {
     if (!this.limiter.renew(reservationId, Date.now())) return false;
-    await this.persist('limiter');
+    await this.hotState.persist('limiter');
     return true;
   }
 
@@ -294,17 +294,14 @@ export class ApiKey extends DurableObject<Env> {
       const usage = settlement.usage ?? settlement.fallback;
       const tokens = usage.promptTokens + usage.completionTokens;
       // Both join the write awaited below.
-      if (this.limiter.settle(settlement.reservationId, tokens, now)) void this.persist('limiter');
-      else if (this.reaped.delete(settlement.reservationId)) void this.persist('reaped');
+      if (this.limiter.settle(settlement.reservationId, tokens, now)) void this.hotState.persist('limiter');
+      else if (this.reaped.delete(settlement.reservationId)) void this.hotState.persist('reaped');
       else continue;
       this.countCall(now, settlement.model, { ...settlement, usage });
       counted++;
     }
     if (counted === 0) return 0;
-    await Promise.all([
-      this.persist('pending_usage'),
-      this.ensureAlarm(now + gatewayConfig(this.env).usageFlushMs),
-    ]);
+    await this.usageWritten(now);
     return counted;
   }
 
@@ -315,8 +312,13 @@ export class ApiKey extends DurableObject<Env> {
     call: Pick<Settlement, 'status' | 'aborted' | 'usage' | 'ttftMs' | 'durationMs'>,
   ): Promise<void> {
     this.countCall(at, model, call);
+    await this.usageWritten(at);
+  }
+
+  /** Waits for the write that holds calls counted at `at`, and for the alarm that will flush them. */
+  private async usageWritten(at: number): Promise<void> {
     await Promise.all([
-      this.persist('pending_usage'),
+      this.hotState.persist('pending_usage'),
       this.ensureAlarm(at + gatewayConfig(this.env).usageFlushMs),
     ]);
   }
@@ -376,33 +378,11 @@ export class ApiKey extends DurableObject<Env> {
     return row ? (JSON.parse(row.data) as T) : null;
   }
 
-  /**
-   * Group commit. The request path changes state in memory — authoritative, since this object
-   * is the only one that admits for the key — and waits here for the write that takes the
-   * change: one write per batch of calls, made a macrotask after the first, so the calls that
-   * arrived meanwhile (many, under load) share it and its commit. The caller answers only after
-   * that write, and the runtime's output gate holds the answer until it is committed: an
-   * admission is never answered before it is durable, exactly as with a write per call.
-   */
-  private persist(name: HotState): Promise<void> {
-    this.dirty.add(name);
-    this.nextWrite ??= new Promise((resolve) =>
-      setTimeout(() => {
-        this.nextWrite = null;
-        this.writeDirty();
-        resolve();
-      }, 0),
-    );
-    return this.nextWrite;
-  }
-
-  private writeDirty(): void {
-    for (const name of this.dirty) {
-      if (name === 'limiter') this.save(name, this.limiter.snapshot());
-      else if (name === 'pending_usage') this.save(name, [...this.pendingUsage.values()]);
-      else this.save(name, [...this.reaped]);
-    }
-    this.dirty.clear();
+  /** Saves one piece of hot state; the group commit calls it in its batch's turn. */
+  private saveHot(name: HotState): void {
+    if (name === 'limiter') this.save(name, this.limiter.snapshot());
+    else if (name === 'pending_usage') this.save(name, [...this.pendingUsage.values()]);
+    else this.save(name, [...this.reaped]);
   }
 
   private save(name: string, value: unknown): void {
