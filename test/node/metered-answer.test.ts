@@ -3,7 +3,6 @@
  * passes, so the gateway can pipe the body natively. Against an engine stand-in on a real socket.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ENGINE_HEADER } from '../../src/protocol/node-api.ts';
 import {
@@ -13,9 +12,8 @@ import {
   MeterRecordSchema,
   USAGE_HEADER,
 } from '../../src/protocol/node-metering.ts';
-import { createAgentMetrics } from '../../gpu-node/agent-metrics.ts';
-import { AgentProxy } from '../../gpu-node/proxy.ts';
-import { silentLogger } from '../support/throwaway-engine.ts';
+import type { AgentProxy } from '../../gpu-node/proxy.ts';
+import { closeServer, listenLocally, startTestProxy } from '../support/test-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const CREDENTIAL = 'node-cred-abc';
@@ -66,21 +64,18 @@ describe('the agent meters answers the gateway asks it to', () => {
 
   beforeEach(async () => {
     engine = startEngine();
-    await new Promise<void>((resolve) => engine.server.listen(0, '127.0.0.1', resolve));
-    const enginePort = (engine.server.address() as AddressInfo).port;
-    proxy = new AgentProxy({
+    const enginePort = await listenLocally(engine.server);
+    const started = await startTestProxy({
       findEngine: () => ({ baseUrl: `http://127.0.0.1:${enginePort}`, apiKey: 'k', state: 'ready' }),
       credential: () => CREDENTIAL,
-      metrics: createAgentMetrics(),
-      logger: silentLogger,
     });
-    proxyUrl = `http://127.0.0.1:${(await proxy.listen('127.0.0.1', 0)).port}`;
+    proxy = started.proxy;
+    proxyUrl = `http://127.0.0.1:${started.port}`;
   });
 
   afterEach(async () => {
     await proxy.close();
-    engine.server.closeAllConnections();
-    await new Promise((resolve) => engine.server.close(resolve));
+    await closeServer(engine.server);
   });
 
   const call = (path: string, meter?: string, init: RequestInit = {}) =>

@@ -4,12 +4,11 @@
  * upgrade it would refuse as a request, as the agent's own answer. Against the real simulator.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createAgentMetrics } from '../../gpu-node/agent-metrics.ts';
 import { simRoutes } from '../../gpu-node/engines/engine-routes.ts';
-import { AgentProxy } from '../../gpu-node/proxy.ts';
+import type { AgentProxy } from '../../gpu-node/proxy.ts';
 import { ENGINE_HEADER } from '../../src/protocol/node-api.ts';
 import { closeSimulators, MODEL, startTestSimulator } from '../support/sim-helpers.ts';
-import { silentLogger } from '../support/throwaway-engine.ts';
+import { startTestProxy } from '../support/test-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const CREDENTIAL = 'node-cred-ws';
@@ -20,14 +19,13 @@ let proxyUrl: string;
 
 beforeEach(async () => {
   const simulator = await startTestSimulator({ apiKey: ENGINE_KEY, timeScale: 0.01 });
-  proxy = new AgentProxy({
+  const started = await startTestProxy({
     findEngine: (id) =>
       id === 'rt' ? { baseUrl: simulator.url, apiKey: ENGINE_KEY, state: 'ready' } : undefined,
     credential: () => CREDENTIAL,
-    metrics: createAgentMetrics(),
-    logger: silentLogger,
   });
-  proxyUrl = `ws://127.0.0.1:${(await proxy.listen('127.0.0.1', 0)).port}`;
+  proxy = started.proxy;
+  proxyUrl = `ws://127.0.0.1:${started.port}`;
 });
 
 afterEach(async () => {

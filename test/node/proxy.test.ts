@@ -1,10 +1,8 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ENGINE_HEADER, type EngineState } from '../../src/protocol/node-api.ts';
-import { createAgentMetrics } from '../../gpu-node/agent-metrics.ts';
-import { AgentProxy } from '../../gpu-node/proxy.ts';
-import { silentLogger } from '../support/throwaway-engine.ts';
+import type { AgentProxy } from '../../gpu-node/proxy.ts';
+import { closeServer, listenLocally, startTestProxy } from '../support/test-proxy.ts';
 import { waitFor } from '../support/wait-for.ts';
 
 const CREDENTIAL = 'node-cred-abc';
@@ -51,24 +49,21 @@ describe('AgentProxy', () => {
     credential = CREDENTIAL;
     engineState = 'ready';
     engine = startEngine(seen);
-    await new Promise<void>((resolve) => engine.server.listen(0, '127.0.0.1', resolve));
-    const enginePort = (engine.server.address() as AddressInfo).port;
-    proxy = new AgentProxy({
+    const enginePort = await listenLocally(engine.server);
+    const started = await startTestProxy({
       findEngine: (id) =>
         id === 'e1'
           ? { baseUrl: `http://127.0.0.1:${enginePort}`, apiKey: ENGINE_KEY, state: engineState }
           : undefined,
       credential: () => credential,
-      metrics: createAgentMetrics(),
-      logger: silentLogger,
     });
-    proxyUrl = `http://127.0.0.1:${(await proxy.listen('127.0.0.1', 0)).port}`;
+    proxy = started.proxy;
+    proxyUrl = `http://127.0.0.1:${started.port}`;
   });
 
   afterEach(async () => {
     await proxy.close();
-    engine.server.closeAllConnections();
-    await new Promise((resolve) => engine.server.close(resolve));
+    await closeServer(engine.server);
   });
 
   const call = (path: string, headers: Record<string, string>, init: RequestInit = {}) =>
